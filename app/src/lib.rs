@@ -1,0 +1,19 @@
+//! Amp Orchestrator's shared crate.
+//!
+//! - [`model`]: the typed wire models (`Task`, `TaskStatus`, `TaskEvent`, requests, errors) used by
+//!   the server, the browser and Rust integrations. With no features, this crate is just these
+//!   models plus [`validate`] and [`reducer`]: serde, no Leptos.
+//! - [`validate`]: input rules for new tasks, shared by API, server functions and the form.
+//! - [`reducer`]: pure folds of event streams into view state (unit-tested natively).
+//! - `backend` (feature `ssr`): the trait through which server functions reach the server.
+//! - `ui` (features `ssr` / `hydrate`): the Leptos dashboard — shell, pages, components and the
+//!   server functions that adapt `backend` for the browser.
+
+pub mod model;
+pub mod reducer;
+pub mod validate;
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+#[cfg(feature = "ui")]
+pub mod ui;

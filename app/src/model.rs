@@ -1,0 +1,428 @@
+//! Typed models shared by the server, the browser and Rust integrations.
+//!
+//! Everything here is plain serde: `app` with no features enabled compiles to this module (plus
+//! [`crate::validate`] and [`crate::reducer`]) and nothing else.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// A task's identifier: a UUIDv7, so ids sort by creation time.
+pub type TaskId = uuid::Uuid;
+
+/// Where a task is in its life. Serialized as these exact snake_case strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Queued,
+    Preparing,
+    Running,
+    AwaitingCi,
+    Fixing,
+    OpeningPr,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl TaskStatus {
+    /// Every status, in the order a task normally passes through them.
+    pub const ALL: [TaskStatus; 9] = [
+        TaskStatus::Queued,
+        TaskStatus::Preparing,
+        TaskStatus::Running,
+        TaskStatus::AwaitingCi,
+        TaskStatus::Fixing,
+        TaskStatus::OpeningPr,
+        TaskStatus::Succeeded,
+        TaskStatus::Failed,
+        TaskStatus::Cancelled,
+    ];
+
+    /// The wire name (`"awaiting_ci"`), also used as the database value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "queued",
+            TaskStatus::Preparing => "preparing",
+            TaskStatus::Running => "running",
+            TaskStatus::AwaitingCi => "awaiting_ci",
+            TaskStatus::Fixing => "fixing",
+            TaskStatus::OpeningPr => "opening_pr",
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a wire name; `None` for anything else.
+    pub fn parse(s: &str) -> Option<TaskStatus> {
+        TaskStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Terminal statuses never change again.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Cancelled
+        )
+    }
+}
+
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A unit of work: turn `prompt` into a green pull request on `repo`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Task {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub id: TaskId,
+    pub prompt: String,
+    /// `owner/name` on the forge.
+    pub repo: String,
+    /// The branch the work starts from; `None` means the repository's default branch.
+    pub base_branch: Option<String>,
+    /// Which agent adapter runs the task; `None` means the configured default.
+    pub agent: Option<String>,
+    /// Cap on CI fix rounds for this task; `None` means `ci.max_iterations`.
+    pub max_iterations: Option<u32>,
+    pub status: TaskStatus,
+    /// The branch pushed for this task, once there is one.
+    pub branch: Option<String>,
+    pub pr_url: Option<String>,
+    pub pr_number: Option<u64>,
+    /// CI rounds started so far.
+    pub iterations: u32,
+    /// Why the task failed (or was cancelled), in words a person can act on.
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which output stream a log line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+    /// Lines written by the orchestrator itself (git, set-up steps).
+    System,
+}
+
+/// Everything that happens to a task, in the order it happened. Internally tagged with `type`;
+/// the SSE `event:` name is the same string ([`TaskEvent::kind`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TaskEvent {
+    /// The task was accepted; carries the task as it was created.
+    TaskCreated { task: Box<Task> },
+    /// The status moved from `from` to `to`; `reason` says why when it is not obvious.
+    StatusChanged {
+        from: TaskStatus,
+        to: TaskStatus,
+        reason: Option<String>,
+    },
+    /// A line of output (bounded in length by the producer).
+    Log { stream: LogStream, line: String },
+}
+
+impl TaskEvent {
+    /// Every `type` tag, for clients that must list the SSE event names they listen to.
+    pub const KINDS: [&'static str; 3] = ["task_created", "status_changed", "log"];
+
+    /// The `type` tag, also the SSE `event:` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TaskEvent::TaskCreated { .. } => "task_created",
+            TaskEvent::StatusChanged { .. } => "status_changed",
+            TaskEvent::Log { .. } => "log",
+        }
+    }
+
+    /// Event kinds that also go to the all-tasks stream (`GET /api/events`).
+    pub fn is_task_change(&self) -> bool {
+        matches!(
+            self,
+            TaskEvent::TaskCreated { .. } | TaskEvent::StatusChanged { .. }
+        )
+    }
+}
+
+/// A persisted [`TaskEvent`] with its place in history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EventEnvelope {
+    /// Global, increasing across all tasks: the `id:` of the all-tasks stream.
+    pub id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub task_id: TaskId,
+    /// Per task: 1, 2, 3, … with no gaps. The `id:` of the task's event stream.
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub event: TaskEvent,
+}
+
+/// One message of the all-tasks stream: the change and the task as it is now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TaskChange {
+    pub event: EventEnvelope,
+    pub task: Task,
+}
+
+/// Data of the `resync` control message on an event stream: the server could not keep this
+/// subscriber in step, so the client should reload its view (and reconnect).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Resync {
+    pub reason: String,
+}
+
+/// `POST /api/tasks`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateTaskRequest {
+    /// What the agent should do. Non-empty; at most `server.max_prompt_bytes`.
+    pub prompt: String,
+    /// `owner/name`.
+    pub repo: String,
+    #[serde(default)]
+    pub base_branch: Option<String>,
+    /// `amp`, `claude`, `codex` or `command`; default: `agent.kind`.
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// 1–100; default: `ci.max_iterations`.
+    #[serde(default)]
+    pub max_iterations: Option<u32>,
+}
+
+/// `GET /api/tasks` filters and paging.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListTasksQuery {
+    pub status: Option<TaskStatus>,
+    pub repo: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of tasks, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TaskPage {
+    pub tasks: Vec<Task>,
+    /// Pass as `?cursor=` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// The newest event id at the time of the read: subscribe to `/api/events?after=<this>` to
+    /// follow changes from exactly this point.
+    pub last_event_id: i64,
+}
+
+/// Stable machine-readable error codes; each maps to one HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Malformed request (bad JSON syntax, bad query parameter): 400.
+    BadRequest,
+    /// Missing or wrong API token: 401.
+    Unauthorized,
+    NotFound,
+    MethodNotAllowed,
+    /// The request is valid but conflicts with the task's state (e.g. cancelling a finished task): 409.
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    /// Well-formed but invalid content (wrong type, bad repo name, empty prompt): 422.
+    ValidationFailed,
+    /// The server is not ready (database unreachable): 503.
+    Unavailable,
+    /// Something broke on our side; details are in the server log, never in the response: 500.
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::Conflict => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::ValidationFailed => 422,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+/// The error every API route returns, wrapped as `{"error": {...}}` ([`ErrorBody`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ApiError {
+    pub code: ErrorCode,
+    /// For people; safe to show, never internal error text.
+    pub message: String,
+    /// The request field at fault, when there is one (`"repo"`, `"prompt"`, `"limit"`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn field(code: ErrorCode, field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    pub fn internal() -> Self {
+        ApiError::new(
+            ErrorCode::Internal,
+            "internal error; the server log has details",
+        )
+    }
+
+    pub fn unauthorized() -> Self {
+        ApiError::new(
+            ErrorCode::Unauthorized,
+            "an API token is required: send `Authorization: Bearer <token>` or log in",
+        )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{field}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// The JSON body of every error response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    pub error: ApiError,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_strings_are_exact_snake_case() {
+        let json: Vec<String> = TaskStatus::ALL
+            .iter()
+            .map(|s| serde_json::to_string(s).unwrap())
+            .collect();
+        assert_eq!(
+            json,
+            [
+                "\"queued\"",
+                "\"preparing\"",
+                "\"running\"",
+                "\"awaiting_ci\"",
+                "\"fixing\"",
+                "\"opening_pr\"",
+                "\"succeeded\"",
+                "\"failed\"",
+                "\"cancelled\""
+            ]
+        );
+        for s in TaskStatus::ALL {
+            assert_eq!(TaskStatus::parse(s.as_str()), Some(s));
+            assert_eq!(format!("\"{s}\""), serde_json::to_string(&s).unwrap());
+        }
+        assert_eq!(TaskStatus::parse("Queued"), None);
+    }
+
+    #[test]
+    fn events_are_internally_tagged_and_flattened_in_envelopes() {
+        let env = EventEnvelope {
+            id: 7,
+            task_id: uuid::Uuid::nil(),
+            seq: 2,
+            at: DateTime::from_timestamp(0, 0).unwrap(),
+            event: TaskEvent::StatusChanged {
+                from: TaskStatus::Queued,
+                to: TaskStatus::Cancelled,
+                reason: Some("cancelled by user".into()),
+            },
+        };
+        let v = serde_json::to_value(&env).unwrap();
+        assert_eq!(v["type"], "status_changed");
+        assert_eq!(v["from"], "queued");
+        assert_eq!(v["to"], "cancelled");
+        assert_eq!(v["seq"], 2);
+        assert_eq!(env.event.kind(), "status_changed");
+        let back: EventEnvelope = serde_json::from_value(v).unwrap();
+        assert_eq!(back, env);
+    }
+
+    #[test]
+    fn kinds_lists_every_variant() {
+        // The match is exhaustive: a new variant fails to compile here until it is listed.
+        let sample = |e: &TaskEvent| match e {
+            TaskEvent::TaskCreated { .. }
+            | TaskEvent::StatusChanged { .. }
+            | TaskEvent::Log { .. } => e.kind(),
+        };
+        let events = [
+            TaskEvent::StatusChanged {
+                from: TaskStatus::Queued,
+                to: TaskStatus::Failed,
+                reason: None,
+            },
+            TaskEvent::Log {
+                stream: LogStream::Stdout,
+                line: String::new(),
+            },
+        ];
+        for e in &events {
+            assert!(TaskEvent::KINDS.contains(&sample(e)));
+        }
+        assert!(TaskEvent::KINDS.contains(&"task_created"));
+        assert_eq!(TaskEvent::KINDS.len(), 3);
+    }
+
+    #[test]
+    fn error_body_omits_absent_field() {
+        let body = ErrorBody {
+            error: ApiError::not_found("task"),
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"error":{"code":"not_found","message":"task not found"}}"#
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! Server functions: thin adapters from the browser to [`crate::backend::Backend`].
+//!
+//! Endpoints are fixed (`/api/ui/<name>`) rather than hashed, so they are stable across builds and
+//! covered by the same `/api/*` token check as the REST API. Each one also authorizes itself,
+//! because server-side rendering calls them directly, without an HTTP request of their own.
+
+use crate::model::{ApiError, ErrorBody, ErrorCode, EventEnvelope, Task, TaskPage, TaskStatus};
+use leptos::prelude::*;
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        let (code, message) = match value {
+            ServerFnErrorErr::Request(_) => (
+                ErrorCode::Unavailable,
+                "cannot reach the server; is it running?".to_string(),
+            ),
+            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => {
+                (ErrorCode::BadRequest, m)
+            }
+            ServerFnErrorErr::Deserialization(_) | ServerFnErrorErr::Response(_) => (
+                ErrorCode::Internal,
+                "the server's answer could not be read".to_string(),
+            ),
+            other => {
+                #[cfg(feature = "ssr")]
+                leptos::logging::error!("server function failed: {other}");
+                let _ = other;
+                (
+                    ErrorCode::Internal,
+                    "internal error; the server log has details".to_string(),
+                )
+            }
+        };
+        ApiError::new(code, message)
+    }
+
+    /// Server functions answer with an `ApiError`; the `/api/*` token check answers with the
+    /// REST API's `{"error": …}` body. Read either.
+    fn de(data: leptos::server_fn::Bytes) -> Self {
+        if let Ok(body) = serde_json::from_slice::<ErrorBody>(&data) {
+            return body.error;
+        }
+        serde_json::from_slice::<ApiError>(&data).unwrap_or_else(|e| {
+            Self::from_server_fn_error(ServerFnErrorErr::Deserialization(e.to_string()))
+        })
+    }
+}
+
+/// A task with its history, for the task page's first render.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskWithEvents {
+    pub task: Task,
+    pub events: Vec<EventEnvelope>,
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use crate::{backend::SharedBackend, model::ApiError};
+    use leptos::prelude::*;
+
+    /// The backend the server provided, after checking the request's token.
+    pub async fn authorized_backend() -> Result<SharedBackend, ApiError> {
+        let backend = backend()?;
+        let headers: http::HeaderMap = leptos_axum::extract()
+            .await
+            .map_err(|_| ApiError::internal())?;
+        backend.authorize(&headers)?;
+        Ok(backend)
+    }
+
+    pub fn parse_id(id: &str) -> Result<crate::model::TaskId, ApiError> {
+        crate::model::TaskId::parse_str(id).map_err(|_| ApiError::not_found("task"))
+    }
+
+    pub fn backend() -> Result<SharedBackend, ApiError> {
+        use_context::<SharedBackend>().ok_or_else(|| {
+            leptos::logging::error!("no Backend in the Leptos context");
+            ApiError::internal()
+        })
+    }
+}
+
+#[server(prefix = "/api/ui", endpoint = "list_tasks")]
+pub async fn list_tasks(
+    status: Option<TaskStatus>,
+    repo: Option<String>,
+    cursor: Option<String>,
+) -> Result<TaskPage, ApiError> {
+    let backend = ssr::authorized_backend().await?;
+    backend
+        .list_tasks(crate::model::ListTasksQuery {
+            status,
+            repo: repo
+                .filter(|r| !r.trim().is_empty())
+                .map(|r| r.trim().to_string()),
+            limit: Some(50),
+            cursor: cursor.filter(|c| !c.is_empty()),
+        })
+        .await
+}
+
+#[server(prefix = "/api/ui", endpoint = "task_detail")]
+pub async fn task_detail(id: String) -> Result<TaskWithEvents, ApiError> {
+    let backend = ssr::authorized_backend().await?;
+    let id = ssr::parse_id(&id)?;
+    let task = backend.get_task(id).await?;
+    let events = backend.task_events(id, 0).await?;
+    Ok(TaskWithEvents { task, events })
+}
+
+/// Form fields arrive as text (the form also posts without JavaScript), so numbers are parsed
+/// here to give a field error instead of a decoding failure.
+#[server(prefix = "/api/ui", endpoint = "create_task")]
+pub async fn create_task(
+    prompt: String,
+    repo: String,
+    base_branch: Option<String>,
+    agent: Option<String>,
+    max_iterations: Option<String>,
+) -> Result<Task, ApiError> {
+    let backend = ssr::authorized_backend().await?;
+    let max_iterations = parse_max_iterations(max_iterations.as_deref())?;
+    backend
+        .create_task(crate::model::CreateTaskRequest {
+            prompt,
+            repo,
+            base_branch,
+            agent,
+            max_iterations,
+        })
+        .await
+}
+
+#[server(prefix = "/api/ui", endpoint = "cancel_task")]
+pub async fn cancel_task(id: String) -> Result<Task, ApiError> {
+    let backend = ssr::authorized_backend().await?;
+    backend.cancel_task(ssr::parse_id(&id)?).await
+}
+
+/// `""` means "use the default"; anything else must be a whole number.
+pub fn parse_max_iterations(raw: Option<&str>) -> Result<Option<u32>, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| {
+            ApiError::field(
+                ErrorCode::ValidationFailed,
+                "max_iterations",
+                "max_iterations must be a whole number",
+            )
+        }),
+    }
+}
