@@ -9,6 +9,8 @@
 //! - `ui` (features `ssr` / `hydrate`): the Leptos dashboard — shell, pages, components and the
 //!   server functions that adapt `backend` for the browser.
 
+#![recursion_limit = "256"]
+
 pub mod model;
 pub mod reducer;
 pub mod validate;

@@ -11,6 +11,8 @@
 //!
 //! Tasks stay `queued` until the worker runtime (scheduler, task actors, Docker) lands.
 
+#![recursion_limit = "256"]
+
 pub mod auth;
 pub mod config;
 pub mod events;

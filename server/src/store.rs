@@ -155,7 +155,7 @@ impl Store {
         event: &TaskEvent,
     ) -> Result<EventEnvelope, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let env = append_in(&mut tx, task_id, event, Utc::now()).await?;
+        let env = append_in(&mut tx, task_id, event, now()).await?;
         tx.commit().await?;
         Ok(env)
     }
@@ -179,7 +179,7 @@ impl Store {
                 current: task.status,
             });
         }
-        let now = Utc::now();
+        let now = now();
         let event = TaskEvent::StatusChanged {
             from: task.status,
             to: t.to,
@@ -364,6 +364,13 @@ async fn append_in(
         at: millis_to_time(at.timestamp_millis())?,
         event: event.clone(),
     })
+}
+
+/// The current time at the precision the store keeps (milliseconds), so what a write returns
+/// equals what a later read returns.
+pub fn now() -> DateTime<Utc> {
+    let ms = Utc::now().timestamp_millis();
+    DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now)
 }
 
 fn millis_to_time(ms: i64) -> Result<DateTime<Utc>, StoreError> {

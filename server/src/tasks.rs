@@ -92,7 +92,7 @@ impl Backend for TaskService {
         {
             return Err(first);
         }
-        let now = Utc::now();
+        let now = crate::store::now();
         let task = Task {
             id: uuid::Uuid::now_v7(),
             prompt: request.prompt,

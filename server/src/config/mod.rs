@@ -492,9 +492,11 @@ fn expand_str(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, S
             match (env(name), default) {
                 (Some(v), _) => out.push_str(&v),
                 (None, Some(d)) => out.push_str(d),
-                (None, None) => return Err(format!(
+                (None, None) => {
+                    return Err(format!(
                     "environment variable {name} is not set (write `${{{name}:-}}` to allow that)"
-                )),
+                ))
+                }
             }
             rest = &body[end + 1..];
         } else {
@@ -517,10 +519,11 @@ fn describe_serde_error(err: serde_path_to_error::Error<serde_yaml::Error>) -> C
         .to_string();
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        // The path already ends at the unknown key (`server.lisen`); at the top level it is `.`.
         let key = if path == "." || path.is_empty() {
             field.to_string()
         } else {
-            format!("{path}.{field}")
+            path.clone()
         };
         let expected = expected.trim_start_matches(", ");
         return ConfigError::Invalid(format!("unknown key `{key}` ({expected})"));
@@ -592,9 +595,9 @@ mod tests {
         assert!(e.starts_with("agent.kind:"), "{e}");
         let e = err("database:\n  url: postgres://x/y\n");
         assert!(e.starts_with("database.url:"), "{e}");
-        let e = err("auth:\n  api_tokens: [short]\n");
+        let e = err("auth:\n  api_tokens: [tiny-tok]\n");
         assert!(e.starts_with("auth.api_tokens[0]:"), "{e}");
-        assert!(!e.contains("short"), "a token must not be echoed: {e}");
+        assert!(!e.contains("tiny-tok"), "a token must not be echoed: {e}");
         assert!(err("server: [1, 2").contains("not valid YAML"));
     }
 

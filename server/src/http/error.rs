@@ -80,37 +80,22 @@ fn body_rejection(rejection: BytesRejection) -> ApiFailure {
 
 /// Parses JSON, naming the field at fault.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiFailure> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
-    if result.is_ok() {
-        // Trailing garbage after the value is a syntax error too.
-        if let Err(e) = de.end() {
-            let detail = e.to_string();
-            let detail = detail
-                .split(" at line ")
-                .next()
-                .unwrap_or(&detail)
-                .to_string();
-            return Err(ApiFailure(ApiError::new(
-                ErrorCode::BadRequest,
-                format!("the request body is not valid JSON: {detail}"),
-            )));
-        }
-    }
-    result.map_err(|err| {
-        let inner = err.inner();
-        let detail = inner.to_string();
+    // Syntax first (400), then shape (422): a body that is not JSON at all is a different
+    // mistake from JSON with a wrong field.
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        let detail = e.to_string();
         let detail = detail
             .split(" at line ")
             .next()
             .unwrap_or(&detail)
             .to_string();
-        if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-            return ApiFailure(ApiError::new(
-                ErrorCode::BadRequest,
-                format!("the request body is not valid JSON: {detail}"),
-            ));
-        }
+        ApiFailure(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("the request body is not valid JSON: {detail}"),
+        ))
+    })?;
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let detail = err.inner().to_string();
         let path = err.path().to_string();
         // Missing and unknown fields are reported at the parent; take the name from the message.
         let field = if path == "." || path.is_empty() {

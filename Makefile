@@ -1,0 +1,47 @@
+# The two commands of the README are the contract: `make run` and `make test`.
+# Both install what they need first (scripts/setup.sh, idempotent).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+# `make run CONFIG=path.yml` uses another config file.
+CONFIG ?= $(if $(wildcard config.yml),config.yml,config.example.yml)
+BIN := target/release/amp-orchestrator
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: run test setup setup-e2e build lint unit-test e2e fmt bench clean
+
+## run: install prerequisites, build the release binary and dashboard, start on http://localhost:8080
+run: setup build
+	$(BIN) --config $(CONFIG)
+
+## test: everything CI checks: formatting, clippy (server and wasm), unit + integration tests, browser tests
+test: setup-e2e lint unit-test build e2e
+
+setup:
+	scripts/setup.sh
+
+setup-e2e:
+	scripts/setup.sh --e2e
+
+## build: release server binary + WASM + CSS into target/site (cargo-leptos)
+build:
+	cargo leptos build --release
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy -p server --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+unit-test:
+	cargo test -p app
+	cargo test -p server
+
+e2e:
+	scripts/e2e.sh
+
+fmt:
+	cargo fmt --all
+
+clean:
+	cargo clean

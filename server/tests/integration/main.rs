@@ -1,0 +1,7 @@
+//! Integration tests: the whole server on 127.0.0.1:0 with a temporary database, driven over
+//! real HTTP. One test binary (modules below) keeps link times down.
+
+mod api;
+mod ops;
+mod streams;
+mod support;
