@@ -1,0 +1,123 @@
+// The first dashboard, used as a person would: create a task, see it listed, see its events arrive live.
+import { test, expect, type APIRequestContext } from "@playwright/test";
+import { ARTIFACTS, TaskListPage, TaskPage, watchErrors } from "./pages";
+
+async function createViaApi(request: APIRequestContext, prompt: string, repo = "octo/e2e") {
+  const r = await request.post("/api/tasks", { data: { prompt, repo } });
+  expect(r.status()).toBe(201);
+  return (await r.json()) as { id: string; status: string };
+}
+
+test("create a task in the browser, land on its page, find it in the list", async ({ page }) => {
+  const errors = watchErrors(page);
+  const list = new TaskListPage(page);
+  await list.goto();
+  await page.screenshot({ path: `${ARTIFACTS}/list-empty-or-existing.png`, fullPage: true });
+
+  const prompt = `Add a --version flag ${Date.now()}`;
+  await list.create("octocat/hello-world", prompt);
+  await expect(page).toHaveURL(/\/tasks\/[0-9a-f-]{36}$/);
+  const taskPage = new TaskPage(page);
+  await expect(page.getByTestId("task-prompt")).toHaveText(prompt);
+  await expect(taskPage.status).toHaveAttribute("data-status", "queued");
+  await expect(taskPage.event("task_created")).toHaveCount(1);
+  await expect(taskPage.connection).toHaveAttribute("data-state", "live");
+  await page.screenshot({ path: `${ARTIFACTS}/task-page.png`, fullPage: true });
+
+  const id = page.url().split("/").pop()!;
+  await page.getByTestId("home-link").click();
+  await expect(list.row(id)).toBeVisible();
+  await expect(list.row(id).getByTestId("status-badge")).toHaveAttribute("data-status", "queued");
+  expect(errors).toEqual([]);
+});
+
+test("validation errors appear next to their fields and nothing is created", async ({ page, request }) => {
+  const errors = watchErrors(page);
+  const list = new TaskListPage(page);
+  await list.goto();
+  const before = (await (await request.get("/api/tasks?limit=200")).json()).tasks.length;
+
+  await list.create("not a repo", "   ");
+  await expect(page.getByTestId("repo-error")).toContainText("owner/name");
+  await expect(page.getByTestId("prompt-error")).toContainText("must not be empty");
+  await page.getByText("Options").click();
+  await page.getByTestId("max-iterations-input").fill("lots");
+  await list.repo.fill("octo/fine");
+  await list.prompt.fill("now valid, except the rounds");
+  await list.submit.click();
+  await expect(page.getByTestId("max-iterations-error")).toContainText("whole number");
+  await expect(page.getByTestId("repo-error")).toBeEmpty();
+  await page.screenshot({ path: `${ARTIFACTS}/validation-errors.png`, fullPage: true });
+  await expect(page).toHaveURL(/\/$/);
+
+  const after = (await (await request.get("/api/tasks?limit=200")).json()).tasks.length;
+  expect(after).toBe(before);
+  expect(errors).toEqual([]);
+});
+
+test("the list updates live: new tasks appear and badges change without a reload", async ({ page, request }) => {
+  const list = new TaskListPage(page);
+  await list.goto();
+  const task = await createViaApi(request, `created elsewhere ${Date.now()}`);
+  await expect(list.row(task.id)).toBeVisible();
+  await expect(list.row(task.id).getByTestId("status-badge")).toHaveAttribute("data-status", "queued");
+
+  const r = await request.post(`/api/tasks/${task.id}/cancel`);
+  expect(r.status()).toBe(200);
+  await expect(list.row(task.id).getByTestId("status-badge")).toHaveAttribute("data-status", "cancelled");
+  await page.screenshot({ path: `${ARTIFACTS}/list-live.png`, fullPage: true });
+});
+
+test("a task page follows its events live, and cancelling asks first", async ({ page, request, context }) => {
+  const task = await createViaApi(request, `watch my events ${Date.now()}`);
+  const taskPage = new TaskPage(page);
+  await taskPage.goto(task.id);
+
+  // A second tab on the same task stays in sync.
+  const other = new TaskPage(await context.newPage());
+  await other.goto(task.id);
+
+  // Declining the confirmation changes nothing.
+  page.once("dialog", (d) => d.dismiss());
+  await taskPage.cancel.click();
+  await expect(taskPage.status).toHaveAttribute("data-status", "queued");
+
+  page.once("dialog", (d) => d.accept());
+  await taskPage.cancel.click();
+  await expect(taskPage.status).toHaveAttribute("data-status", "cancelled");
+  await expect(taskPage.event("status_changed")).toHaveCount(1);
+  await expect(page.getByTestId("task-error")).toHaveText("cancelled by user");
+  await expect(taskPage.cancel).toHaveCount(0);
+  await expect(other.status).toHaveAttribute("data-status", "cancelled");
+  await expect(other.event("status_changed")).toHaveCount(1);
+
+  // A reload shows the same history, once.
+  await page.reload();
+  await expect(taskPage.events).toHaveCount(2);
+  await expect(taskPage.connection).toHaveAttribute("data-state", "live");
+  await expect(taskPage.events).toHaveCount(2);
+});
+
+test("filters narrow the list", async ({ page, request }) => {
+  const a = await createViaApi(request, "filter me", "filter/alpha");
+  const b = await createViaApi(request, "not me", "filter/beta");
+  await request.post(`/api/tasks/${b.id}/cancel`);
+  const list = new TaskListPage(page);
+  await list.goto("?repo=filter%2Falpha");
+  await expect(list.row(a.id)).toBeVisible();
+  await expect(list.row(b.id)).toHaveCount(0);
+  await page.locator('[data-testid=status-filter] a[data-status="cancelled"]').click();
+  await expect(list.row(a.id)).toHaveCount(0);
+});
+
+test("pages read without JavaScript", async ({ browser, request }) => {
+  const task = await createViaApi(request, `server rendered ${Date.now()}`);
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto("/");
+  await expect(page.locator(`[data-testid=task-row][data-task-id="${task.id}"]`)).toBeVisible();
+  await page.goto(`/tasks/${task.id}`);
+  await expect(page.getByTestId("task-prompt")).toContainText("server rendered");
+  await expect(page.locator("[data-testid=event][data-kind=task_created]")).toHaveCount(1);
+  await context.close();
+});
