@@ -6,8 +6,12 @@ SHELL := /bin/bash
 
 # `make run CONFIG=path.yml` uses another config file.
 CONFIG ?= $(if $(wildcard config.yml),config.yml,config.example.yml)
-BIN := target/release/amp-orchestrator
 export PATH := $(HOME)/.cargo/bin:$(PATH)
+# Build cache outside the clone: every clone on this machine (and CI on a warm machine) reuses the
+# compiled dependencies. Set CARGO_TARGET_DIR to use another place; a missing one is just empty.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/amp-orchestrator/target
+BIN := $(CARGO_TARGET_DIR)/release/amp-orchestrator
+export AMP_BIN := $(BIN)
 
 .PHONY: run test setup setup-e2e build lint unit-test e2e fmt bench clean
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN=target/release/amp-orchestrator
+BIN=${AMP_BIN:-${CARGO_TARGET_DIR:-target}/release/amp-orchestrator}
 [ -x "$BIN" ] || { echo "e2e: $BIN is missing; run 'make build' first" >&2; exit 1; }
 [ -f target/site/pkg/amp-orchestrator.wasm ] || { echo "e2e: dashboard assets missing; run 'make build' first" >&2; exit 1; }
 

@@ -105,6 +105,28 @@ pub struct Task {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Task {
+    /// A task as it is accepted: queued, nothing done yet.
+    pub fn queued(id: TaskId, request: CreateTaskRequest, now: DateTime<Utc>) -> Task {
+        Task {
+            id,
+            prompt: request.prompt,
+            repo: request.repo,
+            base_branch: request.base_branch,
+            agent: request.agent,
+            max_iterations: request.max_iterations,
+            status: TaskStatus::Queued,
+            branch: None,
+            pr_url: None,
+            pr_number: None,
+            iterations: 0,
+            error: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// Which output stream a log line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

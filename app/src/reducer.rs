@@ -99,22 +99,12 @@ mod tests {
     }
 
     fn task(n: u128, created: i64) -> Task {
-        Task {
-            id: uuid::Uuid::from_u128(n),
+        let request = crate::model::CreateTaskRequest {
             prompt: "p".into(),
             repo: "a/b".into(),
-            base_branch: None,
-            agent: None,
-            max_iterations: None,
-            status: TaskStatus::Queued,
-            branch: None,
-            pr_url: None,
-            pr_number: None,
-            iterations: 0,
-            error: None,
-            created_at: at(created),
-            updated_at: at(created),
-        }
+            ..Default::default()
+        };
+        Task::queued(uuid::Uuid::from_u128(n), request, at(created))
     }
 
     fn env(id: i64, seq: i64, event: TaskEvent) -> EventEnvelope {

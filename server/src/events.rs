@@ -239,23 +239,12 @@ mod tests {
     }
 
     fn new_task() -> Task {
-        let now = chrono::Utc::now();
-        Task {
-            id: uuid::Uuid::now_v7(),
+        let request = app::model::CreateTaskRequest {
             prompt: "p".into(),
             repo: "a/b".into(),
-            base_branch: None,
-            agent: None,
-            max_iterations: None,
-            status: TaskStatus::Queued,
-            branch: None,
-            pr_url: None,
-            pr_number: None,
-            iterations: 0,
-            error: None,
-            created_at: now,
-            updated_at: now,
-        }
+            ..Default::default()
+        };
+        Task::queued(uuid::Uuid::now_v7(), request, crate::store::now())
     }
 
     fn log(n: usize) -> TaskEvent {

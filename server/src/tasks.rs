@@ -92,23 +92,7 @@ impl Backend for TaskService {
         {
             return Err(first);
         }
-        let now = crate::store::now();
-        let task = Task {
-            id: uuid::Uuid::now_v7(),
-            prompt: request.prompt,
-            repo: request.repo,
-            base_branch: request.base_branch,
-            agent: request.agent,
-            max_iterations: request.max_iterations,
-            status: TaskStatus::Queued,
-            branch: None,
-            pr_url: None,
-            pr_number: None,
-            iterations: 0,
-            error: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let task = Task::queued(uuid::Uuid::now_v7(), request, crate::store::now());
         self.hub.create_task(&task).await.map_err(store_error)?;
         tracing::info!(task.id = %task.id, repo = %task.repo, "task created");
         Ok(task)
@@ -208,22 +192,7 @@ mod tests {
     fn cursors_round_trip_and_reject_garbage() {
         let now = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
         let id = uuid::Uuid::now_v7();
-        let task = Task {
-            id,
-            prompt: String::new(),
-            repo: String::new(),
-            base_branch: None,
-            agent: None,
-            max_iterations: None,
-            status: TaskStatus::Queued,
-            branch: None,
-            pr_url: None,
-            pr_number: None,
-            iterations: 0,
-            error: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let task = Task::queued(id, CreateTaskRequest::default(), now);
         assert_eq!(decode_cursor(&encode_cursor(&task)), Some((now, id)));
         for bad in [
             "",

@@ -106,7 +106,7 @@ fn Filters() -> impl IntoView {
                     id="repo-filter"
                     name="repo"
                     placeholder="owner/name"
-                    prop:value=repo
+                    value=repo
                     data-testid="repo-filter"
                     class="w-40 rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
                 />

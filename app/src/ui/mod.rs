@@ -17,7 +17,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    path,
+    path, SsrMode,
 };
 
 /// The HTML document around the app (server side only renders this).
@@ -56,8 +56,10 @@ pub fn App() -> impl IntoView {
             </header>
             <main class="mx-auto max-w-5xl px-4 py-6">
                 <Routes fallback=|| view! { <components::NotFound/> }>
-                    <Route path=path!("/") view=list::TaskListPage/>
-                    <Route path=path!("/tasks/:id") view=task::TaskPage/>
+                    // Async: the HTML is sent once the data is in it, so pages read without JavaScript
+                    // (out-of-order streaming would need a script to swap the data in).
+                    <Route path=path!("/") view=list::TaskListPage ssr=SsrMode::Async/>
+                    <Route path=path!("/tasks/:id") view=task::TaskPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=login::LoginPage/>
                 </Routes>
             </main>
