@@ -34,6 +34,10 @@ build:
 
 lint:
 	cargo fmt --all -- --check
+	@# Without features, app is the models alone: a Rust integration must not pull in Leptos.
+	@! cargo tree -p app -e normal --prefix none | grep -E '^(leptos|tachys|server_fn) ' \
+		|| { echo "app without features depends on Leptos" >&2; exit 1; }
+	cargo clippy -p app --all-targets -- -D warnings
 	cargo clippy -p server --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 

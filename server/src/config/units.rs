@@ -78,7 +78,7 @@ impl Serialize for HumanDuration {
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        if ms % 1000 != 0 {
+        if !ms.is_multiple_of(1000) {
             write!(f, "{ms}ms")
         } else {
             let s = ms / 1000;
@@ -139,7 +139,7 @@ impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
         for (unit, mult) in [("g", 1u64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
-            if b >= mult && b % mult == 0 {
+            if b >= mult && b.is_multiple_of(mult) {
                 return write!(f, "{}{unit}", b / mult);
             }
         }

@@ -1,6 +1,9 @@
 //! Integration tests: the whole server on 127.0.0.1:0 with a temporary database, driven over
 //! real HTTP. One test binary (modules below) keeps link times down.
 
+// A test binary: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod api;
 mod ops;
 mod streams;
