@@ -75,6 +75,19 @@ mod ssr {
         Ok(backend)
     }
 
+    /// Gives an error the same HTTP status the REST API would (server functions answer 500
+    /// otherwise); during server rendering it sets the page's status (e.g. 404 for an unknown task).
+    pub fn with_status<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
+        if let Err(e) = &result {
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                let status = http::StatusCode::from_u16(e.code.http_status())
+                    .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+                response.set_status(status);
+            }
+        }
+        result
+    }
+
     pub fn parse_id(id: &str) -> Result<crate::model::TaskId, ApiError> {
         crate::model::TaskId::parse_str(id).map_err(|_| ApiError::not_found("task"))
     }
@@ -93,26 +106,36 @@ pub async fn list_tasks(
     repo: Option<String>,
     cursor: Option<String>,
 ) -> Result<TaskPage, ApiError> {
-    let backend = ssr::authorized_backend().await?;
-    backend
-        .list_tasks(crate::model::ListTasksQuery {
-            status,
-            repo: repo
-                .filter(|r| !r.trim().is_empty())
-                .map(|r| r.trim().to_string()),
-            limit: Some(50),
-            cursor: cursor.filter(|c| !c.is_empty()),
-        })
-        .await
+    ssr::with_status(
+        async move {
+            let backend = ssr::authorized_backend().await?;
+            backend
+                .list_tasks(crate::model::ListTasksQuery {
+                    status,
+                    repo: repo
+                        .filter(|r| !r.trim().is_empty())
+                        .map(|r| r.trim().to_string()),
+                    limit: Some(50),
+                    cursor: cursor.filter(|c| !c.is_empty()),
+                })
+                .await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api/ui", endpoint = "task_detail")]
 pub async fn task_detail(id: String) -> Result<TaskWithEvents, ApiError> {
-    let backend = ssr::authorized_backend().await?;
-    let id = ssr::parse_id(&id)?;
-    let task = backend.get_task(id).await?;
-    let events = backend.task_events(id, 0).await?;
-    Ok(TaskWithEvents { task, events })
+    ssr::with_status(
+        async move {
+            let backend = ssr::authorized_backend().await?;
+            let id = ssr::parse_id(&id)?;
+            let task = backend.get_task(id).await?;
+            let events = backend.task_events(id, 0).await?;
+            Ok(TaskWithEvents { task, events })
+        }
+        .await,
+    )
 }
 
 /// Form fields arrive as text (the form also posts without JavaScript), so numbers are parsed
@@ -125,23 +148,33 @@ pub async fn create_task(
     agent: Option<String>,
     max_iterations: Option<String>,
 ) -> Result<Task, ApiError> {
-    let backend = ssr::authorized_backend().await?;
-    let max_iterations = parse_max_iterations(max_iterations.as_deref())?;
-    backend
-        .create_task(crate::model::CreateTaskRequest {
-            prompt,
-            repo,
-            base_branch,
-            agent,
-            max_iterations,
-        })
-        .await
+    ssr::with_status(
+        async move {
+            let backend = ssr::authorized_backend().await?;
+            let max_iterations = parse_max_iterations(max_iterations.as_deref())?;
+            backend
+                .create_task(crate::model::CreateTaskRequest {
+                    prompt,
+                    repo,
+                    base_branch,
+                    agent,
+                    max_iterations,
+                })
+                .await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api/ui", endpoint = "cancel_task")]
 pub async fn cancel_task(id: String) -> Result<Task, ApiError> {
-    let backend = ssr::authorized_backend().await?;
-    backend.cancel_task(ssr::parse_id(&id)?).await
+    ssr::with_status(
+        async move {
+            let backend = ssr::authorized_backend().await?;
+            backend.cancel_task(ssr::parse_id(&id)?).await
+        }
+        .await,
+    )
 }
 
 /// `""` means "use the default"; anything else must be a whole number.

@@ -268,6 +268,7 @@ async fn dashboard_pages_render_on_the_server() {
     );
 
     let r = app.get("/tasks/0190a4d2-0000-7000-8000-000000000000").await;
+    assert_eq!(r.status(), 404);
     assert!(r.text().await.unwrap().contains("task not found"));
     let r = app.get("/no/such/page").await;
     assert_eq!(r.status(), 404);
