@@ -334,6 +334,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_subscriber_that_cannot_catch_up_gets_an_explicit_resync_and_the_stream_ends() {
+        let (hub, _dir) = hub(2).await;
+        let task = new_task();
+        hub.create_task(&task).await.unwrap();
+        let mut stream = Box::pin(hub.task_events(task.id, 0));
+        assert!(matches!(stream.next().await, Some(StreamItem::Event(_))));
+        for n in 0..10 {
+            hub.append(task.id, log(n)).await.unwrap();
+        }
+        // The subscriber lagged; with the database gone it cannot read what it missed.
+        hub.store().close().await;
+        match stream.next().await {
+            Some(StreamItem::Resync(reason)) => assert!(reason.contains("history"), "{reason}"),
+            other => panic!("expected a resync, got {other:?}"),
+        }
+        assert_eq!(stream.next().await, None, "the stream ends after a resync");
+    }
+
+    #[tokio::test]
     async fn change_stream_carries_creations_and_status_changes_only() {
         let (hub, _dir) = hub(2).await;
         let before = hub.store().last_event_id().await.unwrap();

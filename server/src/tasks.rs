@@ -4,7 +4,7 @@
 use crate::{
     auth::Auth,
     events::EventHub,
-    store::{StoreError, TaskFilter, Transition},
+    store::{Store, StoreError, TaskFilter, Transition},
 };
 use app::{
     backend::Backend,
@@ -20,8 +20,8 @@ use std::sync::Arc;
 /// Default and largest page size of `GET /api/tasks`.
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 200;
-/// Most events returned by one JSON history read.
-const HISTORY_PAGE: u32 = 10_000;
+/// Events read from the store per round trip when returning a whole history.
+const HISTORY_PAGE: u32 = 5_000;
 
 pub struct TaskService {
     hub: Arc<EventHub>,
@@ -53,6 +53,26 @@ fn store_error(e: StoreError) -> ApiError {
         other => {
             tracing::error!(error = %other, "store operation failed");
             ApiError::internal()
+        }
+    }
+}
+
+/// Every event of a task after `after`, read `page` at a time (a JSON history is never cut short).
+async fn whole_history(
+    store: &Store,
+    id: TaskId,
+    after: i64,
+    page: u32,
+) -> Result<Vec<EventEnvelope>, StoreError> {
+    let mut events = Vec::new();
+    let mut last = after;
+    loop {
+        let batch = store.events_after(id, last, page).await?;
+        let done = batch.len() < page as usize;
+        last = batch.last().map_or(last, |e| e.seq);
+        events.extend(batch);
+        if done {
+            return Ok(events);
         }
     }
 }
@@ -153,9 +173,7 @@ impl Backend for TaskService {
     async fn task_events(&self, id: TaskId, after: i64) -> Result<Vec<EventEnvelope>, ApiError> {
         // Existence first, so an unknown id is a 404 rather than an empty history.
         self.get_task(id).await?;
-        self.hub
-            .store()
-            .events_after(id, after, HISTORY_PAGE)
+        whole_history(self.hub.store(), id, after, HISTORY_PAGE)
             .await
             .map_err(store_error)
     }
@@ -187,6 +205,48 @@ impl Backend for TaskService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn whole_history_reads_past_a_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("h.db").display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        let request = CreateTaskRequest {
+            prompt: "p".into(),
+            repo: "a/b".into(),
+            ..Default::default()
+        };
+        let task = Task::queued(uuid::Uuid::now_v7(), request, crate::store::now());
+        store
+            .insert_task(
+                &task,
+                &app::model::TaskEvent::TaskCreated {
+                    task: Box::new(task.clone()),
+                },
+            )
+            .await
+            .unwrap();
+        for n in 0..9 {
+            let line = app::model::TaskEvent::Log {
+                stream: app::model::LogStream::Stdout,
+                line: n.to_string(),
+            };
+            store.append_event(task.id, &line).await.unwrap();
+        }
+        let seqs = |events: Vec<EventEnvelope>| events.iter().map(|e| e.seq).collect::<Vec<_>>();
+        assert_eq!(
+            seqs(whole_history(&store, task.id, 0, 3).await.unwrap()),
+            (1..=10).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            seqs(whole_history(&store, task.id, 4, 2).await.unwrap()),
+            (5..=10).collect::<Vec<_>>()
+        );
+        assert!(whole_history(&store, task.id, 10, 3)
+            .await
+            .unwrap()
+            .is_empty());
+    }
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
