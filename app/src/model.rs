@@ -138,6 +138,22 @@ pub enum LogStream {
     System,
 }
 
+/// Tokens an agent turn used, as far as the agent reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TokenUsage {
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    /// Prompt tokens served from the provider's cache.
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    /// Prompt tokens written to the provider's cache.
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+}
+
 /// Everything that happens to a task, in the order it happened. Internally tagged with `type`;
 /// the SSE `event:` name is the same string ([`TaskEvent::kind`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -145,20 +161,120 @@ pub enum LogStream {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TaskEvent {
     /// The task was accepted; carries the task as it was created.
-    TaskCreated { task: Box<Task> },
+    TaskCreated {
+        task: Box<Task>,
+    },
     /// The status moved from `from` to `to`; `reason` says why when it is not obvious.
     StatusChanged {
         from: TaskStatus,
         to: TaskStatus,
         reason: Option<String>,
     },
-    /// A line of output (bounded in length by the producer).
-    Log { stream: LogStream, line: String },
+    /// A line of output that is not a structured agent event (bounded in length by the producer).
+    Log {
+        stream: LogStream,
+        line: String,
+    },
+    /// Output was cut: `dropped` lines were not recorded because of `reason` (per-task cap).
+    LogTruncated {
+        dropped: u64,
+        reason: String,
+    },
+    /// The task's working branch was created from `base` (`base_sha`).
+    BranchCreated {
+        branch: String,
+        base: String,
+        base_sha: String,
+    },
+    ContainerCreated {
+        container_id: String,
+        image: String,
+    },
+    ContainerStarted {
+        container_id: String,
+    },
+    /// The container is gone (`kept`: left in place for debugging, `runtime.keep_failed`).
+    ContainerRemoved {
+        container_id: String,
+        kept: bool,
+    },
+    /// A resource sample of the task's container.
+    ContainerStats {
+        cpu_percent: f64,
+        memory_bytes: u64,
+        memory_limit_bytes: Option<u64>,
+    },
+    /// An agent turn began: the first prompt (`follow_up: false`) or feedback on the same thread.
+    AgentTurnStarted {
+        turn: u32,
+        agent: String,
+        follow_up: bool,
+    },
+    /// The agent's conversation id (Amp thread, Claude session, Codex thread), for follow-ups.
+    AgentSession {
+        session_id: String,
+    },
+    /// Text the agent wrote to the reader.
+    AgentMessage {
+        text: String,
+    },
+    /// The agent called a tool; `input` is its JSON arguments, shortened if long.
+    AgentToolUse {
+        tool_use_id: Option<String>,
+        name: String,
+        input: String,
+    },
+    /// What a tool gave back, shortened if long.
+    AgentToolResult {
+        tool_use_id: Option<String>,
+        output: String,
+        is_error: bool,
+    },
+    /// An agent turn ended; `ok` only with a final result and exit code 0. `summary` is the
+    /// agent's own final words; `reason` says why a failed turn failed.
+    AgentTurnFinished {
+        turn: u32,
+        ok: bool,
+        reason: Option<String>,
+        summary: Option<String>,
+        exit_code: Option<i64>,
+        duration_ms: u64,
+        usage: Option<TokenUsage>,
+        cost_usd: Option<f64>,
+    },
+    /// The orchestrator committed what the agent left uncommitted.
+    Committed {
+        sha: String,
+        message: String,
+    },
+    /// The branch was pushed at `sha`.
+    Pushed {
+        branch: String,
+        sha: String,
+    },
 }
 
 impl TaskEvent {
     /// Every `type` tag, for clients that must list the SSE event names they listen to.
-    pub const KINDS: [&'static str; 3] = ["task_created", "status_changed", "log"];
+    pub const KINDS: [&'static str; 17] = [
+        "task_created",
+        "status_changed",
+        "log",
+        "log_truncated",
+        "branch_created",
+        "container_created",
+        "container_started",
+        "container_removed",
+        "container_stats",
+        "agent_turn_started",
+        "agent_session",
+        "agent_message",
+        "agent_tool_use",
+        "agent_tool_result",
+        "agent_turn_finished",
+        "committed",
+        "pushed",
+    ];
 
     /// The `type` tag, also the SSE `event:` name.
     pub fn kind(&self) -> &'static str {
@@ -166,6 +282,20 @@ impl TaskEvent {
             TaskEvent::TaskCreated { .. } => "task_created",
             TaskEvent::StatusChanged { .. } => "status_changed",
             TaskEvent::Log { .. } => "log",
+            TaskEvent::LogTruncated { .. } => "log_truncated",
+            TaskEvent::BranchCreated { .. } => "branch_created",
+            TaskEvent::ContainerCreated { .. } => "container_created",
+            TaskEvent::ContainerStarted { .. } => "container_started",
+            TaskEvent::ContainerRemoved { .. } => "container_removed",
+            TaskEvent::ContainerStats { .. } => "container_stats",
+            TaskEvent::AgentTurnStarted { .. } => "agent_turn_started",
+            TaskEvent::AgentSession { .. } => "agent_session",
+            TaskEvent::AgentMessage { .. } => "agent_message",
+            TaskEvent::AgentToolUse { .. } => "agent_tool_use",
+            TaskEvent::AgentToolResult { .. } => "agent_tool_result",
+            TaskEvent::AgentTurnFinished { .. } => "agent_turn_finished",
+            TaskEvent::Committed { .. } => "committed",
+            TaskEvent::Pushed { .. } => "pushed",
         }
     }
 
@@ -412,14 +542,21 @@ mod tests {
     }
 
     #[test]
-    fn kinds_lists_every_variant() {
-        // The match is exhaustive: a new variant fails to compile here until it is listed.
-        let sample = |e: &TaskEvent| match e {
-            TaskEvent::TaskCreated { .. }
-            | TaskEvent::StatusChanged { .. }
-            | TaskEvent::Log { .. } => e.kind(),
-        };
-        let events = [
+    fn kinds_lists_every_variant_once() {
+        let mut kinds = TaskEvent::KINDS.to_vec();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), TaskEvent::KINDS.len(), "no duplicates");
+        // Every variant's kind is listed: serialize one of each and compare tags.
+        let task = Task::queued(
+            uuid::Uuid::nil(),
+            CreateTaskRequest::default(),
+            DateTime::from_timestamp(0, 0).unwrap(),
+        );
+        let samples = [
+            TaskEvent::TaskCreated {
+                task: Box::new(task),
+            },
             TaskEvent::StatusChanged {
                 from: TaskStatus::Queued,
                 to: TaskStatus::Failed,
@@ -429,12 +566,76 @@ mod tests {
                 stream: LogStream::Stdout,
                 line: String::new(),
             },
+            TaskEvent::LogTruncated {
+                dropped: 1,
+                reason: String::new(),
+            },
+            TaskEvent::BranchCreated {
+                branch: String::new(),
+                base: String::new(),
+                base_sha: String::new(),
+            },
+            TaskEvent::ContainerCreated {
+                container_id: String::new(),
+                image: String::new(),
+            },
+            TaskEvent::ContainerStarted {
+                container_id: String::new(),
+            },
+            TaskEvent::ContainerRemoved {
+                container_id: String::new(),
+                kept: false,
+            },
+            TaskEvent::ContainerStats {
+                cpu_percent: 0.0,
+                memory_bytes: 0,
+                memory_limit_bytes: None,
+            },
+            TaskEvent::AgentTurnStarted {
+                turn: 1,
+                agent: String::new(),
+                follow_up: false,
+            },
+            TaskEvent::AgentSession {
+                session_id: String::new(),
+            },
+            TaskEvent::AgentMessage {
+                text: String::new(),
+            },
+            TaskEvent::AgentToolUse {
+                tool_use_id: None,
+                name: String::new(),
+                input: String::new(),
+            },
+            TaskEvent::AgentToolResult {
+                tool_use_id: None,
+                output: String::new(),
+                is_error: false,
+            },
+            TaskEvent::AgentTurnFinished {
+                turn: 1,
+                ok: true,
+                reason: None,
+                summary: None,
+                exit_code: Some(0),
+                duration_ms: 0,
+                usage: None,
+                cost_usd: None,
+            },
+            TaskEvent::Committed {
+                sha: String::new(),
+                message: String::new(),
+            },
+            TaskEvent::Pushed {
+                branch: String::new(),
+                sha: String::new(),
+            },
         ];
-        for e in &events {
-            assert!(TaskEvent::KINDS.contains(&sample(e)));
+        assert_eq!(samples.len(), TaskEvent::KINDS.len());
+        for (sample, kind) in samples.iter().zip(TaskEvent::KINDS) {
+            assert_eq!(sample.kind(), kind);
+            assert_eq!(serde_json::to_value(sample).unwrap()["type"], kind);
         }
-        assert!(TaskEvent::KINDS.contains(&"task_created"));
-        assert_eq!(TaskEvent::KINDS.len(), 3);
     }
 
     #[test]

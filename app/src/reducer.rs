@@ -48,7 +48,8 @@ impl TaskView {
                     }
                 }
             }
-            TaskEvent::Log { .. } => {}
+            // Everything else is history to show, not state to fold.
+            _ => {}
         }
         self.events.push(env);
         true

@@ -13,6 +13,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod agent;
 pub mod auth;
 pub mod config;
 pub mod events;

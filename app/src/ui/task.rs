@@ -13,6 +13,18 @@ use crate::{
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
+/// Every event kind of a task's stream, plus the `resync` control message.
+const TASK_STREAM_KINDS: [&str; TaskEvent::KINDS.len() + 1] = {
+    let mut all = [""; TaskEvent::KINDS.len() + 1];
+    let mut i = 0;
+    while i < TaskEvent::KINDS.len() {
+        all[i] = TaskEvent::KINDS[i];
+        i += 1;
+    }
+    all[i] = "resync";
+    all
+};
+
 #[component]
 pub fn TaskPage() -> impl IntoView {
     let params = use_params_map();
@@ -37,10 +49,9 @@ fn TaskDetailView(detail: TaskWithEvents) -> impl IntoView {
     let connection = RwSignal::new(Connection::Connecting);
     Effect::new(move |_| {
         let after = state.with_untracked(|v| v.last_seq());
-        let kinds: &'static [&'static str] = &["task_created", "status_changed", "log", "resync"];
         live::follow(
             format!("/api/tasks/{task_id}/events?after={after}"),
-            kinds,
+            &TASK_STREAM_KINDS,
             move |kind, data| {
                 if kind == "resync" {
                     live::reload();
@@ -128,6 +139,10 @@ fn TaskDetailView(detail: TaskWithEvents) -> impl IntoView {
     }
 }
 
+fn short_sha(s: &str) -> &str {
+    s.get(..12).unwrap_or(s)
+}
+
 #[component]
 fn EventRow(env: EventEnvelope) -> impl IntoView {
     let kind = env.event.kind();
@@ -145,6 +160,84 @@ fn EventRow(env: EventEnvelope) -> impl IntoView {
             };
             format!("[{tag}] {line}")
         }
+        TaskEvent::LogTruncated { dropped, reason } => {
+            format!("… {dropped} lines not recorded: {reason}")
+        }
+        TaskEvent::BranchCreated {
+            branch,
+            base,
+            base_sha,
+        } => {
+            format!("branch {branch} from {base} ({})", short_sha(base_sha))
+        }
+        TaskEvent::ContainerCreated {
+            container_id,
+            image,
+        } => {
+            format!("container {} from {image}", short_sha(container_id))
+        }
+        TaskEvent::ContainerStarted { container_id } => {
+            format!("container {} started", short_sha(container_id))
+        }
+        TaskEvent::ContainerRemoved { container_id, kept } => {
+            let what = if *kept {
+                "kept for debugging"
+            } else {
+                "removed"
+            };
+            format!("container {} {what}", short_sha(container_id))
+        }
+        TaskEvent::ContainerStats {
+            cpu_percent,
+            memory_bytes,
+            ..
+        } => {
+            format!("cpu {cpu_percent:.0}% · memory {} MiB", memory_bytes >> 20)
+        }
+        TaskEvent::AgentTurnStarted {
+            turn,
+            agent,
+            follow_up,
+        } => {
+            let what = if *follow_up { "follow-up" } else { "first" };
+            format!("{agent} turn {turn} ({what})")
+        }
+        TaskEvent::AgentSession { session_id } => format!("session {session_id}"),
+        TaskEvent::AgentMessage { text } => text.clone(),
+        TaskEvent::AgentToolUse { name, input, .. } => format!("{name} {input}"),
+        TaskEvent::AgentToolResult {
+            output, is_error, ..
+        } => {
+            if *is_error {
+                format!("error: {output}")
+            } else {
+                output.clone()
+            }
+        }
+        TaskEvent::AgentTurnFinished {
+            turn,
+            ok,
+            reason,
+            summary,
+            duration_ms,
+            ..
+        } => {
+            let outcome = if *ok {
+                "done".to_string()
+            } else {
+                format!("failed: {}", reason.as_deref().unwrap_or("unknown"))
+            };
+            let summary = summary
+                .as_deref()
+                .map(|s| format!(" — {s}"))
+                .unwrap_or_default();
+            format!(
+                "turn {turn} {outcome} in {:.1}s{summary}",
+                *duration_ms as f64 / 1000.0
+            )
+        }
+        TaskEvent::Committed { sha, message } => format!("committed {} {message}", short_sha(sha)),
+        TaskEvent::Pushed { branch, sha } => format!("pushed {branch} at {}", short_sha(sha)),
     };
     view! {
         <li class="flex gap-3 px-4 py-1.5" data-testid="event" data-kind=kind data-seq=env.seq>

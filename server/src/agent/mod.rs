@@ -1,0 +1,1 @@
+//! Agent CLI adapters (Amp, Claude Code, Codex, any command): argv and stream parsing.
