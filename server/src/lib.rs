@@ -17,6 +17,7 @@ pub mod agent;
 pub mod auth;
 pub mod config;
 pub mod events;
+pub mod git;
 pub mod http;
 pub mod store;
 pub mod tasks;

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod git;
+mod git_http;
 mod ops;
 mod streams;
 mod support;
