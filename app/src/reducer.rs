@@ -34,10 +34,8 @@ impl TaskView {
             return false;
         }
         match &env.event {
-            TaskEvent::TaskCreated { task } => {
-                if self.task.is_none() {
-                    self.task = Some((**task).clone());
-                }
+            TaskEvent::TaskCreated { task } if self.task.is_none() => {
+                self.task = Some((**task).clone());
             }
             TaskEvent::StatusChanged { to, reason, .. } => {
                 if let Some(task) = self.task.as_mut() {

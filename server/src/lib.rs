@@ -19,6 +19,7 @@ pub mod config;
 pub mod events;
 pub mod git;
 pub mod http;
+pub mod runtime;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;
