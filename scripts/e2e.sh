@@ -29,6 +29,8 @@ server:
   site_root: $PWD/target/site
 database:
   url: sqlite://$work/$1.db
+workers:
+  enabled: false
 $3
 YAML
   RUST_LOG=${RUST_LOG:-info} "$BIN" --config "$work/$1.yml" >"$artifacts/server-$1.log" 2>&1 &

@@ -23,6 +23,7 @@ pub mod runtime;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;
+pub mod worker;
 
 use config::Config;
 use std::{future::Future, sync::Arc, time::Duration};
@@ -59,8 +60,14 @@ pub async fn run(
     );
     let auth = auth::Auth::new(config.auth.api_tokens.clone());
     let max_prompt = usize::try_from(config.server.max_prompt_bytes.0).unwrap_or(usize::MAX);
-    let tasks = Arc::new(tasks::TaskService::new(hub, auth.clone(), max_prompt));
     let stop = CancellationToken::new();
+    let worker = start_worker(&config, hub.clone(), stop.child_token()).await;
+    let tasks = Arc::new(tasks::TaskService::new(
+        hub,
+        auth.clone(),
+        max_prompt,
+        worker.clone(),
+    ));
 
     let addr = listener.local_addr()?;
     let leptos_options = leptos::config::LeptosOptions::builder()
@@ -99,7 +106,33 @@ pub async fn run(
             tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; stopping anyway");
         }
     }
+    if let Some(worker) = worker {
+        worker.shutdown().await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The worker, unless disabled or its runtime is unavailable — then the service still runs,
+/// accepts tasks and keeps them queued, and says why loudly.
+async fn start_worker(
+    config: &Config,
+    hub: Arc<events::EventHub>,
+    shutdown: CancellationToken,
+) -> Option<worker::Worker> {
+    if !config.workers.enabled {
+        tracing::info!("workers.enabled is false: tasks are queued but not started");
+        return None;
+    }
+    match worker::Worker::start(Arc::new(config.clone()), hub, shutdown).await {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::error!(
+                "{e}. Tasks are accepted but stay queued until the runtime is available and amp-orchestrator is restarted \
+                 (or set runtime.kind: local for development without isolation)."
+            );
+            None
+        }
+    }
 }

@@ -5,6 +5,7 @@ use crate::{
     auth::Auth,
     events::EventHub,
     store::{Store, StoreError, TaskFilter, Transition},
+    worker::{CancelOutcome, Worker},
 };
 use app::{
     backend::Backend,
@@ -27,14 +28,22 @@ pub struct TaskService {
     hub: Arc<EventHub>,
     auth: Auth,
     max_prompt_bytes: usize,
+    /// Starts and stops task actors; `None` when workers are disabled or unavailable.
+    worker: Option<Worker>,
 }
 
 impl TaskService {
-    pub fn new(hub: Arc<EventHub>, auth: Auth, max_prompt_bytes: usize) -> Self {
+    pub fn new(
+        hub: Arc<EventHub>,
+        auth: Auth,
+        max_prompt_bytes: usize,
+        worker: Option<Worker>,
+    ) -> Self {
         TaskService {
             hub,
             auth,
             max_prompt_bytes,
+            worker,
         }
     }
 
@@ -115,6 +124,9 @@ impl Backend for TaskService {
         let task = Task::queued(uuid::Uuid::now_v7(), request, crate::store::now());
         self.hub.create_task(&task).await.map_err(store_error)?;
         tracing::info!(task.id = %task.id, repo = %task.repo, "task created");
+        if let Some(worker) = &self.worker {
+            worker.wake();
+        }
         Ok(task)
     }
 
@@ -179,8 +191,8 @@ impl Backend for TaskService {
     }
 
     async fn cancel_task(&self, id: TaskId) -> Result<Task, ApiError> {
-        // Only queued tasks exist until the worker runtime lands; it will route cancels of
-        // running tasks through their actor.
+        // A queued task is cancelled right here; a running one by its actor, which also stops
+        // the agent and removes the container.
         let transition = Transition {
             allowed_from: vec![TaskStatus::Queued],
             to: TaskStatus::Cancelled,
@@ -188,16 +200,33 @@ impl Backend for TaskService {
         };
         match self.hub.transition(id, &transition).await {
             Ok((task, _)) => {
-                tracing::info!(task.id = %id, "task cancelled");
-                Ok(task)
+                tracing::info!(task.id = %id, "queued task cancelled");
+                return Ok(task);
             }
             Err(StoreError::WrongStatus { current }) if current.is_terminal() => {
-                Err(ApiError::new(
+                return Err(ApiError::new(
                     ErrorCode::Conflict,
                     format!("the task already ended ({current}); there is nothing to cancel"),
                 ))
             }
-            Err(e) => Err(store_error(e)),
+            Err(StoreError::WrongStatus { .. }) => {}
+            Err(e) => return Err(store_error(e)),
+        }
+        let outcome = match &self.worker {
+            Some(worker) => worker.cancel(id).await,
+            None => CancelOutcome::NotRunning,
+        };
+        let task = self.get_task(id).await?;
+        match outcome {
+            CancelOutcome::Cancelled => Ok(task),
+            CancelOutcome::NotRunning if task.status.is_terminal() => Ok(task),
+            CancelOutcome::NotRunning => Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "the task is {} but no worker of this server is running it",
+                    task.status
+                ),
+            )),
         }
     }
 }

@@ -121,13 +121,19 @@ pub struct AuthConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkersConfig {
+    /// Start queued tasks. `false`: accept and queue tasks but run none (maintenance, or an
+    /// API-only replica).
+    pub enabled: bool,
     /// Tasks running at once; the rest wait, queued.
     pub max_concurrent: u32,
 }
 
 impl Default for WorkersConfig {
     fn default() -> Self {
-        WorkersConfig { max_concurrent: 2 }
+        WorkersConfig {
+            enabled: true,
+            max_concurrent: 2,
+        }
     }
 }
 
@@ -150,8 +156,10 @@ pub struct RuntimeConfig {
     pub cpus: f64,
     pub pids: u32,
     pub network: String,
-    /// Keep a failed task's container for debugging instead of removing it.
+    /// Keep a failed task's container (stopped) and workspace for debugging instead of removing them.
     pub keep_failed: bool,
+    /// How often a running container's CPU, memory and health are sampled.
+    pub stats_interval: HumanDuration,
 }
 
 impl Default for RuntimeConfig {
@@ -165,6 +173,7 @@ impl Default for RuntimeConfig {
             pids: 1024,
             network: "bridge".into(),
             keep_failed: false,
+            stats_interval: HumanDuration::secs(5),
         }
     }
 }
@@ -190,6 +199,10 @@ pub struct AgentConfig {
     pub turn_timeout: HumanDuration,
     /// A turn that prints nothing for this long is stopped.
     pub idle_timeout: HumanDuration,
+    /// Longest recorded output line; longer ones are cut with a marker.
+    pub max_line_bytes: ByteSize,
+    /// Output recorded per task; beyond it lines are counted, not stored, and a marker says so.
+    pub max_log_bytes: ByteSize,
 }
 
 impl Default for AgentConfig {
@@ -200,6 +213,8 @@ impl Default for AgentConfig {
             env: BTreeMap::new(),
             turn_timeout: HumanDuration::secs(30 * 60),
             idle_timeout: HumanDuration::secs(10 * 60),
+            max_line_bytes: ByteSize(16 << 10),
+            max_log_bytes: ByteSize(8 << 20),
         }
     }
 }
@@ -215,6 +230,8 @@ pub struct GithubConfig {
     pub app: Option<GithubAppConfig>,
     /// Verifies `X-Hub-Signature-256` on `/api/github/webhook`.
     pub webhook_secret: Option<Secret>,
+    /// Author of the commits the orchestrator makes for the agent: `Name <email>`.
+    pub commit_author: String,
 }
 
 impl Default for GithubConfig {
@@ -225,6 +242,7 @@ impl Default for GithubConfig {
             token: None,
             app: None,
             webhook_secret: None,
+            commit_author: "Amp Orchestrator <amp-orchestrator@users.noreply.github.com>".into(),
         }
     }
 }
@@ -388,6 +406,36 @@ impl Config {
                 "must be at least 6m (Docker's minimum)",
             ));
         }
+        if self.runtime.stats_interval.0 < std::time::Duration::from_millis(100) {
+            return Err(invalid("runtime.stats_interval", "must be at least 100ms"));
+        }
+        if self.agent.turn_timeout.0.is_zero() || self.agent.idle_timeout.0.is_zero() {
+            return Err(invalid(
+                "agent.turn_timeout",
+                "timeouts must be more than 0s",
+            ));
+        }
+        if self.agent.max_line_bytes.0 < 256 {
+            return Err(invalid("agent.max_line_bytes", "must be at least 256"));
+        }
+        if self.agent.kind == AgentKind::Command
+            && self
+                .agent
+                .command
+                .as_deref()
+                .is_none_or(|c| c.trim().is_empty())
+        {
+            return Err(invalid(
+                "agent.command",
+                "is required when agent.kind is `command`",
+            ));
+        }
+        if self.commit_author().is_none() {
+            return Err(invalid(
+                "github.commit_author",
+                "must look like `Name <email>`",
+            ));
+        }
         if self.runtime.pids == 0 {
             return Err(invalid("runtime.pids", "must be at least 1"));
         }
@@ -411,6 +459,15 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// `github.commit_author` split into name and email.
+    pub fn commit_author(&self) -> Option<(String, String)> {
+        let text = self.github.commit_author.trim();
+        let (name, rest) = text.split_once('<')?;
+        let email = rest.strip_suffix('>')?.trim();
+        let name = name.trim();
+        (!name.is_empty() && email.contains('@')).then(|| (name.to_string(), email.to_string()))
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {

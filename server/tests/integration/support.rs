@@ -29,7 +29,7 @@ impl TestApp {
     pub async fn spawn_in(dir: tempfile::TempDir, extra_yaml: &str) -> TestApp {
         let db = dir.path().join("orchestrator.db");
         let base = format!(
-            "server:\n  listen: 127.0.0.1:0\n  site_root: {site}\ndatabase:\n  url: sqlite://{db}\n",
+            "server:\n  listen: 127.0.0.1:0\n  site_root: {site}\ndatabase:\n  url: sqlite://{db}\nworkers:\n  enabled: false\n",
             site = dir.path().join("site").display(),
             db = db.display(),
         );

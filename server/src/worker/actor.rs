@@ -1,0 +1,566 @@
+//! The task actor: the only writer of one task's state and events while it runs.
+//!
+//! queued → preparing (clone on the host, branch, container) → running (agent turn) → commit and
+//! push on the host → succeeded; any failure → failed with a reason; cancel → cancelled. The
+//! container lives from preparation to teardown, across every turn. Progress is persisted in
+//! `task_runs` at each step so a restart can tell what is safe to do next (see `recovery`).
+
+use super::{scrub::Scrubber, turn::LogBudget};
+use crate::{
+    agent::Agent,
+    config::{AgentKind, Config},
+    events::EventHub,
+    git::{self, Author, Git},
+    runtime::{self, EnvironmentSpec, SharedRuntime},
+    store::{RunPhase, StoreError, TaskRun, Transition},
+};
+use app::model::{Task, TaskEvent, TaskStatus};
+use std::{path::PathBuf, sync::Arc, time::Duration};
+use tokio::sync::watch;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+/// What every actor shares.
+pub struct Deps {
+    pub hub: Arc<EventHub>,
+    pub runtime: SharedRuntime,
+    pub config: Arc<Config>,
+    pub scrubber: Scrubber,
+    /// The server is stopping: actors leave their task as it is for recovery at the next start.
+    pub shutdown: CancellationToken,
+}
+
+/// How an actor stopped before the task succeeded.
+#[derive(Debug)]
+pub enum Stop {
+    /// The task fails with this reason (`code: words`).
+    Failed(String),
+    Cancelled,
+    Shutdown,
+}
+
+impl Stop {
+    pub fn reason(&self) -> String {
+        match self {
+            Stop::Failed(r) => r.clone(),
+            Stop::Cancelled => "cancelled by user".into(),
+            Stop::Shutdown => "the orchestrator is shutting down".into(),
+        }
+    }
+}
+
+/// Where an actor enters its task.
+pub enum Start {
+    /// From the queue: everything from preparation on.
+    Fresh,
+    /// After a restart, with the agent's turn done and committed: push what is not yet pushed.
+    ResumeAfterTurn,
+}
+
+/// The outside's grip on a running actor.
+pub struct ActorHandle {
+    pub cancel: CancellationToken,
+    /// Becomes `true` once the actor has finished (status written, teardown done).
+    pub done: watch::Receiver<bool>,
+}
+
+pub(super) struct TaskActor {
+    pub(super) deps: Arc<Deps>,
+    pub(super) task: Task,
+    pub(super) run: TaskRun,
+    pub(super) agent: Agent,
+    pub(super) cancel: CancellationToken,
+    pub(super) budget: LogBudget,
+    git: Option<Git>,
+}
+
+/// Starts an actor for `task` (already `preparing`, or recovered) on the tracker.
+pub fn spawn(
+    deps: Arc<Deps>,
+    task: Task,
+    run: Option<TaskRun>,
+    start: Start,
+    tracker: &TaskTracker,
+) -> ActorHandle {
+    let cancel = CancellationToken::new();
+    let (done_tx, done) = watch::channel(false);
+    let actor_cancel = cancel.clone();
+    tracker.spawn(async move {
+        let task_id = task.id;
+        let span = tracing::info_span!("task", task.id = %task_id);
+        let _ = tracing::Instrument::instrument(
+            async move {
+                match TaskActor::new(deps.clone(), task, run, actor_cancel) {
+                    Ok(mut actor) => actor.run(start).await,
+                    Err((task, reason)) => fail_unstarted(&deps, &task, &reason).await,
+                }
+            },
+            span,
+        )
+        .await;
+        let _ = done_tx.send(true);
+    });
+    ActorHandle { cancel, done }
+}
+
+/// A task whose agent cannot even be chosen fails at once.
+async fn fail_unstarted(deps: &Deps, task: &Task, reason: &str) {
+    let transition = Transition {
+        allowed_from: vec![task.status],
+        to: TaskStatus::Failed,
+        reason: Some(reason.to_string()),
+    };
+    if let Err(e) = deps.hub.transition(task.id, &transition).await {
+        tracing::error!(error = %e, "cannot mark the task failed");
+    }
+}
+
+/// The agent a task asked for (or the configured one).
+fn agent_for(config: &Config, task: &Task) -> Result<Agent, String> {
+    let kind = match task.agent.as_deref() {
+        None => config.agent.kind,
+        Some("amp") => AgentKind::Amp,
+        Some("claude") => AgentKind::Claude,
+        Some("codex") => AgentKind::Codex,
+        Some("command") => AgentKind::Command,
+        Some(other) => return Err(format!("invalid_agent: unknown agent `{other}`")),
+    };
+    // `agent.command` belongs to the configured kind; another kind runs its default program.
+    let command = (kind == config.agent.kind)
+        .then_some(config.agent.command.as_deref())
+        .flatten();
+    Agent::new(kind, command).map_err(|e| format!("invalid_agent: {e}"))
+}
+
+impl TaskActor {
+    fn new(
+        deps: Arc<Deps>,
+        task: Task,
+        run: Option<TaskRun>,
+        cancel: CancellationToken,
+    ) -> Result<TaskActor, (Task, String)> {
+        let agent = match agent_for(&deps.config, &task) {
+            Ok(a) => a,
+            Err(reason) => return Err((task, reason)),
+        };
+        let run = run.unwrap_or_else(|| TaskRun {
+            task_id: task.id,
+            phase: RunPhase::Preparing,
+            container_id: None,
+            agent: agent.name().to_string(),
+            session_id: None,
+            turns: 0,
+            base_branch: None,
+            base_sha: None,
+            pushed_sha: None,
+        });
+        let budget = LogBudget::new(deps.config.agent.max_log_bytes.0);
+        Ok(TaskActor {
+            deps,
+            task,
+            run,
+            agent,
+            cancel,
+            budget,
+            git: None,
+        })
+    }
+
+    async fn run(&mut self, start: Start) {
+        let outcome = match start {
+            Start::Fresh => self.fresh().await,
+            Start::ResumeAfterTurn => self.resume_after_turn().await,
+        };
+        match outcome {
+            Ok(()) => {
+                self.finish(
+                    TaskStatus::Succeeded,
+                    Some("the agent's work is pushed".into()),
+                )
+                .await;
+                self.teardown(false).await;
+            }
+            Err(Stop::Shutdown) => {
+                tracing::info!(
+                    "stopping with the server; the task resumes or ends at the next start"
+                );
+            }
+            Err(Stop::Cancelled) => {
+                self.finish(TaskStatus::Cancelled, Some("cancelled by user".into()))
+                    .await;
+                self.teardown(false).await;
+            }
+            Err(Stop::Failed(reason)) => {
+                tracing::warn!(%reason, "task failed");
+                self.finish(TaskStatus::Failed, Some(reason)).await;
+                self.teardown(true).await;
+            }
+        }
+    }
+
+    async fn fresh(&mut self) -> Result<(), Stop> {
+        self.prepare().await?;
+        self.set_status(
+            TaskStatus::Running,
+            Some(format!("{} is working on the prompt", self.agent.name())),
+        )
+        .await?;
+        let prompt = self.task.prompt.clone();
+        self.run_turn(1, &prompt, false).await?;
+        self.commit_turn(1).await?;
+        self.push().await
+    }
+
+    async fn resume_after_turn(&mut self) -> Result<(), Stop> {
+        let git = Git::new(self.paths().0, self.deps.config.github.token.clone());
+        self.git = Some(git);
+        if self.run.phase == RunPhase::TurnDone {
+            self.push().await?;
+        }
+        Ok(())
+    }
+
+    /// `(workspace, home)` on the host.
+    fn paths(&self) -> (PathBuf, PathBuf) {
+        let base = absolute(&self.deps.config.runtime.data_dir).join(self.task.id.to_string());
+        (base.join("workspace"), base.join("home"))
+    }
+
+    /// Clone, branch, container.
+    async fn prepare(&mut self) -> Result<(), Stop> {
+        self.run.phase = RunPhase::Preparing;
+        self.save_run().await?;
+        let (workspace, home) = self.paths();
+        let base = workspace.parent().map(PathBuf::from).unwrap_or_default();
+        // A fresh start: anything left from an earlier attempt goes.
+        let _ = tokio::fs::remove_dir_all(&base).await;
+        tokio::fs::create_dir_all(&home).await.map_err(|e| {
+            Stop::Failed(format!(
+                "workspace_error: cannot create {}: {e}",
+                home.display()
+            ))
+        })?;
+
+        let git = Git::new(&workspace, self.deps.config.github.token.clone());
+        let url = format!(
+            "{}/{}.git",
+            self.deps.config.github.git_url.trim_end_matches('/'),
+            self.task.repo
+        );
+        self.guard(git.clone_from(&url))
+            .await?
+            .map_err(|e| Stop::Failed(format!("clone_failed: {}", git.scrub(&e.to_string()))))?;
+        let base_branch = match self.task.base_branch.clone() {
+            Some(b) => b,
+            None => self.guard(git.default_branch()).await?.map_err(|e| {
+                Stop::Failed(format!("clone_failed: cannot tell the default branch: {e}"))
+            })?,
+        };
+        let branch = git::branch_name(&self.task.id, &self.task.prompt);
+        let base_sha = self
+            .guard(git.create_branch(&branch, &base_branch))
+            .await?
+            .map_err(|_| {
+                Stop::Failed(format!(
+                    "base_branch_missing: the repository has no branch `{base_branch}`"
+                ))
+            })?;
+        self.deps
+            .hub
+            .store()
+            .set_branch(self.task.id, &branch)
+            .await
+            .map_err(store_stop)?;
+        self.task.branch = Some(branch.clone());
+        self.emit(TaskEvent::BranchCreated {
+            branch,
+            base: base_branch.clone(),
+            base_sha: base_sha.clone(),
+        })
+        .await;
+        self.run.base_branch = Some(base_branch);
+        self.run.base_sha = Some(base_sha);
+        self.git = Some(git);
+
+        let (uid, gid) = runtime::agent_user();
+        runtime::chown_tree(&base, uid, gid)
+            .await
+            .map_err(|e| Stop::Failed(format!("workspace_error: {e}")))?;
+        let rt = &self.deps.config.runtime;
+        let spec = EnvironmentSpec {
+            task_id: self.task.id,
+            image: rt.image.clone(),
+            workspace,
+            home,
+            memory_bytes: rt.memory.0,
+            cpus: rt.cpus,
+            pids: rt.pids,
+            network: rt.network.clone(),
+            user: format!("{uid}:{gid}"),
+        };
+        let container = self
+            .guard(self.deps.runtime.create(&spec))
+            .await?
+            .map_err(|e| Stop::Failed(format!("container_failed: {e}")))?;
+        self.run.container_id = Some(container.clone());
+        self.save_run().await?;
+        self.emit(TaskEvent::ContainerCreated {
+            container_id: container.clone(),
+            image: spec.image.clone(),
+        })
+        .await;
+        self.emit(TaskEvent::ContainerStarted {
+            container_id: container,
+        })
+        .await;
+        self.run.phase = RunPhase::Prepared;
+        self.save_run().await
+    }
+
+    /// Commits what the agent left uncommitted; the first turn must have changed something.
+    async fn commit_turn(&mut self, turn: u32) -> Result<(), Stop> {
+        let git = self
+            .git
+            .clone()
+            .ok_or_else(|| Stop::Failed("internal: no workspace".into()))?;
+        let dirty = git
+            .has_uncommitted_changes()
+            .await
+            .map_err(|e| Stop::Failed(format!("git_failed: {e}")))?;
+        if dirty {
+            let (name, email) = self.deps.config.commit_author().unwrap_or_default();
+            let message = commit_message(&self.task, turn);
+            let sha = git
+                .commit_all(&Author { name, email }, &message)
+                .await
+                .map_err(|e| Stop::Failed(format!("git_failed: {}", git.scrub(&e.to_string()))))?;
+            let first_line = message.lines().next().unwrap_or_default().to_string();
+            self.emit(TaskEvent::Committed {
+                sha,
+                message: first_line,
+            })
+            .await;
+        }
+        let base = self.run.base_sha.clone().unwrap_or_default();
+        let ahead = git
+            .commits_since(&base)
+            .await
+            .map_err(|e| Stop::Failed(format!("git_failed: {e}")))?;
+        if turn == 1 && ahead == 0 {
+            return Err(Stop::Failed(
+                "no_changes: the agent finished without changing anything".into(),
+            ));
+        }
+        self.run.phase = RunPhase::TurnDone;
+        self.save_run().await?;
+        // Files git wrote as us go back to the agent, which may run git itself next turn.
+        let (uid, gid) = runtime::agent_user();
+        let _ = runtime::chown_tree(git.dir(), uid, gid).await;
+        Ok(())
+    }
+
+    /// Pushes HEAD unless that exact commit is already on the remote (a restart between push
+    /// and bookkeeping must not push the same turn twice).
+    async fn push(&mut self) -> Result<(), Stop> {
+        let git = self
+            .git
+            .clone()
+            .ok_or_else(|| Stop::Failed("internal: no workspace".into()))?;
+        let branch = self
+            .task
+            .branch
+            .clone()
+            .ok_or_else(|| Stop::Failed("internal: no branch".into()))?;
+        let head = git
+            .head()
+            .await
+            .map_err(|e| Stop::Failed(format!("git_failed: {e}")))?;
+        let remote = self
+            .guard(git.remote_branch_sha(&branch))
+            .await?
+            .map_err(|e| Stop::Failed(format!("push_failed: {}", git.scrub(&e.to_string()))))?;
+        if remote.as_deref() != Some(head.as_str()) {
+            self.guard(git.push(&branch, remote.as_deref()))
+                .await?
+                .map_err(|e| Stop::Failed(format!("push_failed: {}", git.scrub(&e.to_string()))))?;
+            self.emit(TaskEvent::Pushed {
+                branch,
+                sha: head.clone(),
+            })
+            .await;
+        }
+        self.run.pushed_sha = Some(head);
+        self.run.phase = RunPhase::Pushed;
+        self.save_run().await
+    }
+
+    /// Removes the container (or stops and keeps it: `runtime.keep_failed`) and the workspace.
+    async fn teardown(&mut self, failed: bool) {
+        self.report_dropped_output().await;
+        let keep = failed && self.deps.config.runtime.keep_failed;
+        if let Some(container) = self.run.container_id.clone() {
+            let result = if keep {
+                self.deps.runtime.stop(&container).await
+            } else {
+                self.deps.runtime.remove(&container).await
+            };
+            match result {
+                Ok(()) => {
+                    self.emit(TaskEvent::ContainerRemoved {
+                        container_id: container,
+                        kept: keep,
+                    })
+                    .await
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot remove the container; startup cleanup will retry")
+                }
+            }
+        }
+        if !keep {
+            let (workspace, _) = self.paths();
+            if let Some(base) = workspace.parent() {
+                let _ = tokio::fs::remove_dir_all(base).await;
+            }
+        }
+        self.run.phase = RunPhase::Finished;
+        let _ = self.save_run().await;
+    }
+
+    pub(super) fn container_id(&self) -> Result<String, Stop> {
+        self.run
+            .container_id
+            .clone()
+            .ok_or_else(|| Stop::Failed("internal: no container".into()))
+    }
+
+    /// Runs a step unless the task is cancelled or the server stops first.
+    async fn guard<T>(&self, step: impl std::future::Future<Output = T>) -> Result<T, Stop> {
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(Stop::Cancelled),
+            _ = self.deps.shutdown.cancelled() => Err(Stop::Shutdown),
+            value = step => Ok(value),
+        }
+    }
+
+    async fn set_status(&mut self, to: TaskStatus, reason: Option<String>) -> Result<(), Stop> {
+        let transition = Transition {
+            allowed_from: vec![self.task.status],
+            to,
+            reason: reason.map(|r| self.deps.scrubber.scrub_owned(r)),
+        };
+        let (task, _) = self
+            .deps
+            .hub
+            .transition(self.task.id, &transition)
+            .await
+            .map_err(store_stop)?;
+        self.task = task;
+        Ok(())
+    }
+
+    /// The final status; a failure to write it is logged (recovery will find the task again).
+    async fn finish(&mut self, to: TaskStatus, reason: Option<String>) {
+        if let Err(e) = self.set_status(to, reason).await {
+            tracing::error!(reason = %e.reason(), "cannot record the task's end");
+        }
+    }
+
+    pub(super) async fn save_run(&mut self) -> Result<(), Stop> {
+        self.deps
+            .hub
+            .store()
+            .save_run(&self.run)
+            .await
+            .map_err(store_stop)
+    }
+
+    /// Records an event (secrets scrubbed). A store failure is logged, not fatal: the task's
+    /// outcome matters more than one line of its history.
+    pub(super) async fn emit(&self, event: TaskEvent) {
+        let event = scrub_event(&self.deps.scrubber, event);
+        if let Err(e) = self.deps.hub.append(self.task.id, event).await {
+            tracing::error!(error = %e, "cannot record a task event");
+        }
+    }
+}
+
+fn store_stop(e: StoreError) -> Stop {
+    Stop::Failed(format!("internal: the database failed: {e}"))
+}
+
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `amp: <first line of the prompt>` plus the task id, for a reader of `git log`.
+fn commit_message(task: &Task, turn: u32) -> String {
+    let first = task
+        .prompt
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("changes")
+        .trim();
+    let mut title: String = first.chars().take(64).collect();
+    if first.chars().count() > 64 {
+        title.push('…');
+    }
+    format!(
+        "amp: {title}\n\nAmp Orchestrator task {} (agent turn {turn}).",
+        task.id
+    )
+}
+
+/// Applies the scrubber to every text an event carries.
+fn scrub_event(s: &Scrubber, event: TaskEvent) -> TaskEvent {
+    match event {
+        TaskEvent::Log { stream, line } => TaskEvent::Log {
+            stream,
+            line: s.scrub_owned(line),
+        },
+        TaskEvent::AgentMessage { text } => TaskEvent::AgentMessage {
+            text: s.scrub_owned(text),
+        },
+        TaskEvent::AgentToolUse {
+            tool_use_id,
+            name,
+            input,
+        } => TaskEvent::AgentToolUse {
+            tool_use_id,
+            name,
+            input: s.scrub_owned(input),
+        },
+        TaskEvent::AgentToolResult {
+            tool_use_id,
+            output,
+            is_error,
+        } => TaskEvent::AgentToolResult {
+            tool_use_id,
+            output: s.scrub_owned(output),
+            is_error,
+        },
+        TaskEvent::AgentTurnFinished {
+            turn,
+            ok,
+            reason,
+            summary,
+            exit_code,
+            duration_ms,
+            usage,
+            cost_usd,
+        } => TaskEvent::AgentTurnFinished {
+            turn,
+            ok,
+            reason: reason.map(|r| s.scrub_owned(r)),
+            summary: summary.map(|r| s.scrub_owned(r)),
+            exit_code,
+            duration_ms,
+            usage,
+            cost_usd,
+        },
+        other => other,
+    }
+}
+
+/// How long `cancel` waits for an actor to finish its teardown.
+pub const CANCEL_WAIT: Duration = Duration::from_secs(60);
