@@ -70,8 +70,14 @@ else
   fi
 fi
 
-# --- Browser tests: Debian's Chromium, Playwright from npm (it never downloads a browser here) --
+# --- Tests: a static busybox for the FROM-scratch test image; Debian's Chromium and Playwright
+# from npm for the browser tests (it never downloads a browser here) ----------------------------
 if $want_e2e; then
+  # Debian's plain `busybox` is dynamically linked and cannot run in a FROM-scratch image.
+  if ! dpkg -s busybox-static >/dev/null 2>&1; then
+    say "installing busybox-static (the runtime tests' image is built from it)"
+    apt_install busybox-static
+  fi
   if [ ! -x /usr/bin/chromium ]; then
     say "installing Debian's chromium"
     apt_install chromium

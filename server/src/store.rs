@@ -79,6 +79,11 @@ fn migrator() -> Migrator {
             "task runs",
             include_str!("../../migrations/sqlite/0002_task_runs.sql"),
         ),
+        migration(
+            3,
+            "meta",
+            include_str!("../../migrations/sqlite/0003_meta.sql"),
+        ),
     ])
 }
 
@@ -378,6 +383,21 @@ impl Store {
             .collect()
     }
 
+    /// This installation's id, generated on first use and stable for the database's life.
+    pub async fn instance_id(&self) -> Result<String, StoreError> {
+        let fresh = uuid::Uuid::now_v7().simple().to_string();
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('instance', $1) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&fresh)
+        .execute(&self.pool)
+        .await?;
+        let id: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'instance'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(id)
+    }
+
     /// Writes the worker's state of a task (insert or replace).
     pub async fn save_run(&self, run: &TaskRun) -> Result<(), StoreError> {
         sqlx::query(
@@ -585,4 +605,26 @@ fn envelope_from_parts(
         at: millis_to_time(at)?,
         event,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn instance_id_is_created_once_and_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("m.db").display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        let first = store.instance_id().await.unwrap();
+        assert_eq!(first.len(), 32);
+        assert_eq!(store.instance_id().await.unwrap(), first);
+        store.close().await;
+        let again = Store::connect(&url, 2).await.unwrap();
+        assert_eq!(
+            again.instance_id().await.unwrap(),
+            first,
+            "stable across restarts"
+        );
+    }
 }

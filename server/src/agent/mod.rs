@@ -252,7 +252,7 @@ pub trait StreamParser: Send {
 
 /// Shortens `text` to at most `max` bytes (cut at a char boundary) plus a visible
 /// ` … [cut N bytes]` marker, so a reader knows something is missing and how much.
-pub(crate) fn shorten(mut text: String, max: usize) -> String {
+pub fn shorten(mut text: String, max: usize) -> String {
     if text.len() <= max {
         return text;
     }

@@ -17,10 +17,13 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers. Also names the installation (its containers' label).
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.tasks.hub().store().ping().await {
-        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+    let store = state.tasks.hub().store();
+    match store.instance_id().await {
+        Ok(instance) => {
+            Json(serde_json::json!({ "status": "ready", "instance": instance })).into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             ApiFailure(ApiError::new(

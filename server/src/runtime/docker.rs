@@ -7,7 +7,7 @@
 
 use super::{
     EnvironmentSpec, EnvironmentState, ExecEvent, ExecSpec, Runtime, RuntimeError, Stats,
-    HOME_MOUNT, LABEL_MANAGED, LABEL_TASK, WORKSPACE_MOUNT,
+    HOME_MOUNT, LABEL_INSTANCE, LABEL_MANAGED, LABEL_TASK, WORKSPACE_MOUNT,
 };
 use app::model::TaskId;
 use bollard::{
@@ -92,6 +92,7 @@ impl Runtime for DockerRuntime {
             env: Some(vec![format!("HOME={HOME_MOUNT}")]),
             labels: Some(HashMap::from([
                 (LABEL_MANAGED.to_string(), "true".to_string()),
+                (LABEL_INSTANCE.to_string(), spec.instance.clone()),
                 (LABEL_TASK.to_string(), spec.task_id.to_string()),
             ])),
             host_config: Some(HostConfig {
@@ -319,8 +320,12 @@ impl Runtime for DockerRuntime {
         }
     }
 
-    async fn managed(&self) -> Result<Vec<(String, Option<TaskId>)>, RuntimeError> {
-        let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_MANAGED}=true")])]);
+    async fn managed(&self, instance: &str) -> Result<Vec<(String, Option<TaskId>)>, RuntimeError> {
+        let labels = vec![
+            format!("{LABEL_MANAGED}=true"),
+            format!("{LABEL_INSTANCE}={instance}"),
+        ];
+        let filters = HashMap::from([("label".to_string(), labels)]);
         let options = ListContainersOptionsBuilder::default()
             .all(true)
             .filters(&filters)

@@ -132,7 +132,10 @@ impl Runtime for LocalRuntime {
         Ok(())
     }
 
-    async fn managed(&self) -> Result<Vec<(String, Option<TaskId>)>, RuntimeError> {
+    async fn managed(
+        &self,
+        _instance: &str,
+    ) -> Result<Vec<(String, Option<TaskId>)>, RuntimeError> {
         // Host processes do not outlive the orchestrator (kill_on_drop): nothing to adopt.
         Ok(Vec::new())
     }

@@ -12,6 +12,8 @@ use tokio::sync::mpsc;
 
 /// Label on every container we create; orphan cleanup only ever touches these.
 pub const LABEL_MANAGED: &str = "amp-orchestrator.managed";
+/// Label naming the installation (its database) that created a container.
+pub const LABEL_INSTANCE: &str = "amp-orchestrator.instance";
 /// Label naming the task a container belongs to.
 pub const LABEL_TASK: &str = "amp-orchestrator.task";
 /// Where the task's workspace appears inside its environment.
@@ -23,6 +25,8 @@ pub const HOME_MOUNT: &str = "/home/agent";
 #[derive(Clone, Debug)]
 pub struct EnvironmentSpec {
     pub task_id: TaskId,
+    /// The installation's id ([`LABEL_INSTANCE`]).
+    pub instance: String,
     pub image: String,
     /// Host directory mounted at [`WORKSPACE_MOUNT`] (the clone).
     pub workspace: PathBuf,
@@ -99,8 +103,8 @@ pub trait Runtime: Send + Sync + 'static {
     async fn stop(&self, id: &str) -> Result<(), RuntimeError>;
     /// Removes it and everything running in it. Removing what is already gone is not an error.
     async fn remove(&self, id: &str) -> Result<(), RuntimeError>;
-    /// Every environment this orchestrator created that still exists: (id, task).
-    async fn managed(&self) -> Result<Vec<(String, Option<TaskId>)>, RuntimeError>;
+    /// Every environment installation `instance` created that still exists: (id, task).
+    async fn managed(&self, instance: &str) -> Result<Vec<(String, Option<TaskId>)>, RuntimeError>;
 }
 
 pub type SharedRuntime = Arc<dyn Runtime>;

@@ -25,6 +25,8 @@ pub struct Deps {
     pub runtime: SharedRuntime,
     pub config: Arc<Config>,
     pub scrubber: Scrubber,
+    /// This installation's id, labelled on its containers.
+    pub instance: String,
     /// The server is stopping: actors leave their task as it is for recovery at the next start.
     pub shutdown: CancellationToken,
 }
@@ -89,9 +91,13 @@ pub fn spawn(
         let span = tracing::info_span!("task", task.id = %task_id);
         let _ = tracing::Instrument::instrument(
             async move {
-                match TaskActor::new(deps.clone(), task, run, actor_cancel) {
-                    Ok(mut actor) => actor.run(start).await,
-                    Err((task, reason)) => fail_unstarted(&deps, &task, &reason).await,
+                match agent_for(&deps.config, &task) {
+                    Ok(agent) => {
+                        let mut actor =
+                            TaskActor::new(deps.clone(), task, run, agent, actor_cancel);
+                        actor.run(start).await
+                    }
+                    Err(reason) => fail_unstarted(&deps, &task, &reason).await,
                 }
             },
             span,
@@ -136,12 +142,9 @@ impl TaskActor {
         deps: Arc<Deps>,
         task: Task,
         run: Option<TaskRun>,
+        agent: Agent,
         cancel: CancellationToken,
-    ) -> Result<TaskActor, (Task, String)> {
-        let agent = match agent_for(&deps.config, &task) {
-            Ok(a) => a,
-            Err(reason) => return Err((task, reason)),
-        };
+    ) -> TaskActor {
         let run = run.unwrap_or_else(|| TaskRun {
             task_id: task.id,
             phase: RunPhase::Preparing,
@@ -154,7 +157,7 @@ impl TaskActor {
             pushed_sha: None,
         });
         let budget = LogBudget::new(deps.config.agent.max_log_bytes.0);
-        Ok(TaskActor {
+        TaskActor {
             deps,
             task,
             run,
@@ -162,7 +165,7 @@ impl TaskActor {
             cancel,
             budget,
             git: None,
-        })
+        }
     }
 
     async fn run(&mut self, start: Start) {
@@ -170,14 +173,12 @@ impl TaskActor {
             Start::Fresh => self.fresh().await,
             Start::ResumeAfterTurn => self.resume_after_turn().await,
         };
+        // Teardown first: whoever sees the final status finds nothing of the task left running.
         match outcome {
             Ok(()) => {
-                self.finish(
-                    TaskStatus::Succeeded,
-                    Some("the agent's work is pushed".into()),
-                )
-                .await;
                 self.teardown(false).await;
+                let reason = Some("the agent's work is pushed".to_string());
+                self.finish(TaskStatus::Succeeded, reason).await;
             }
             Err(Stop::Shutdown) => {
                 tracing::info!(
@@ -185,14 +186,14 @@ impl TaskActor {
                 );
             }
             Err(Stop::Cancelled) => {
+                self.teardown(false).await;
                 self.finish(TaskStatus::Cancelled, Some("cancelled by user".into()))
                     .await;
-                self.teardown(false).await;
             }
             Err(Stop::Failed(reason)) => {
                 tracing::warn!(%reason, "task failed");
-                self.finish(TaskStatus::Failed, Some(reason)).await;
                 self.teardown(true).await;
+                self.finish(TaskStatus::Failed, Some(reason)).await;
             }
         }
     }
@@ -288,6 +289,7 @@ impl TaskActor {
         let rt = &self.deps.config.runtime;
         let spec = EnvironmentSpec {
             task_id: self.task.id,
+            instance: self.deps.instance.clone(),
             image: rt.image.clone(),
             workspace,
             home,

@@ -47,6 +47,8 @@ struct Inner {
 pub enum WorkerError {
     #[error("{0}")]
     Runtime(#[from] runtime::RuntimeError),
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// What a cancel request found.
@@ -70,7 +72,7 @@ impl Worker {
             RuntimeKind::Docker => Arc::new(runtime::docker::DockerRuntime::connect().await?),
             RuntimeKind::Local => Arc::new(runtime::local::LocalRuntime::new()),
         };
-        Ok(Worker::with_runtime(config, hub, runtime, shutdown).await)
+        Worker::with_runtime(config, hub, runtime, shutdown).await
     }
 
     /// Like [`Worker::start`] with a given runtime (tests, other runtimes).
@@ -79,10 +81,12 @@ impl Worker {
         hub: Arc<EventHub>,
         runtime: SharedRuntime,
         shutdown: CancellationToken,
-    ) -> Worker {
+    ) -> Result<Worker, WorkerError> {
+        let instance = hub.store().instance_id().await?;
         let deps = Arc::new(Deps {
             hub,
             runtime,
+            instance,
             scrubber: scrub::Scrubber::from_config(&config),
             config: config.clone(),
             shutdown,
@@ -102,7 +106,7 @@ impl Worker {
             .inner
             .tracker
             .spawn(async move { scheduler.schedule().await });
-        worker
+        Ok(worker)
     }
 
     /// Looks at the queue now (after a task was created).

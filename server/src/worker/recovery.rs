@@ -109,9 +109,9 @@ async fn remove_container(worker: &Worker, task: &Task, container: Option<&str>)
     }
 }
 
-/// Removes our labelled containers that belong to no task that is still being worked on.
+/// Removes this installation's containers that belong to no task still being worked on.
 async fn remove_orphans(worker: &Worker, live: &HashSet<app::model::TaskId>) {
-    let managed = match worker.deps().runtime.managed().await {
+    let managed = match worker.deps().runtime.managed(&worker.deps().instance).await {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "recovery: cannot list managed containers");

@@ -135,8 +135,7 @@ impl TaskActor {
             .await
             .map_err(|e| TurnEnd::failed(format!("cannot start the agent: {e}"), None, None))?;
         let mut parser = self.agent.parser(follow_up.then_some(message));
-        let max_line =
-            usize::try_from(self.deps.config.agent.max_line_bytes.0).unwrap_or(usize::MAX);
+        let max_line = self.max_line_bytes();
         let mut stdout = LineBuffer::new(crate::agent::DEFAULT_MAX_LINE_BYTES.max(max_line));
         let mut stderr = LineBuffer::new(max_line);
         let turn_timeout = self.deps.config.agent.turn_timeout.0;
@@ -271,6 +270,9 @@ impl TaskActor {
                         .await
                     }
                     AgentOutput::Raw { line } => {
+                        // Stdout is buffered generously so big JSON events parse; what is kept
+                        // as a plain log line obeys agent.max_line_bytes.
+                        let line = crate::agent::shorten(line, self.max_line_bytes());
                         self.emit_budgeted(TaskEvent::Log { stream, line }).await
                     }
                 }
@@ -358,6 +360,10 @@ impl TaskActor {
             .await;
         }
         None
+    }
+
+    fn max_line_bytes(&self) -> usize {
+        usize::try_from(self.deps.config.agent.max_line_bytes.0).unwrap_or(usize::MAX)
     }
 
     /// Records an output event within the task's log budget; the first overflow leaves a marker.

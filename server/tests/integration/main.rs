@@ -4,9 +4,12 @@
 // A test binary: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent_image;
 mod api;
 mod git;
 mod git_http;
 mod ops;
+mod recovery;
+mod runtime;
 mod streams;
 mod support;

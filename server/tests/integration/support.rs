@@ -27,6 +27,13 @@ impl TestApp {
 
     /// Starts a server whose database lives in `dir` (so a restart can reuse it).
     pub async fn spawn_in(dir: tempfile::TempDir, extra_yaml: &str) -> TestApp {
+        // Server logs go to the test's captured output (shown when a test fails).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+            ))
+            .with_test_writer()
+            .try_init();
         let db = dir.path().join("orchestrator.db");
         let base = format!(
             "server:\n  listen: 127.0.0.1:0\n  site_root: {site}\ndatabase:\n  url: sqlite://{db}\nworkers:\n  enabled: false\n",
@@ -126,7 +133,7 @@ impl TestApp {
 }
 
 /// `extra` on top of `base`, key by key (nested mappings merge, other values replace).
-fn merge_yaml(base: &str, extra: &str) -> String {
+pub fn merge_yaml(base: &str, extra: &str) -> String {
     fn merge(into: &mut serde_yaml::Value, from: serde_yaml::Value) {
         match (into, from) {
             (serde_yaml::Value::Mapping(a), serde_yaml::Value::Mapping(b)) => {
