@@ -461,3 +461,185 @@ async fn output_is_bounded_per_line_and_per_task_with_visible_markers() {
     // The essentials are still recorded after the budget is spent.
     assert_eq!(w.events_of(&id, "pushed").await.len(), 1);
 }
+
+/// Runs one turn through the runtime's own exec path and parses it like the worker does.
+async fn exec_turn(
+    rt: &dyn server::runtime::Runtime,
+    container: &str,
+    agent: &server::agent::Agent,
+    session: Option<&str>,
+    message: &str,
+) -> Vec<server::agent::AgentOutput> {
+    use server::runtime::{ExecEvent, ExecSpec};
+    let spec = ExecSpec {
+        argv: agent.argv(session),
+        env: vec![("AMP_API_KEY".into(), AMP_KEY.into())],
+        stdin: message.as_bytes().to_vec(),
+    };
+    let mut rx = rt.exec(container, spec).await.unwrap();
+    let mut parser = agent.parser(session.map(|_| message));
+    let mut lines = server::agent::LineBuffer::new(1 << 20);
+    let mut outputs = Vec::new();
+    while let Some(event) = rx.recv().await {
+        match event {
+            ExecEvent::Stdout(bytes) => {
+                for line in lines.push(&bytes) {
+                    outputs.extend(parser.stdout_line(&line));
+                }
+            }
+            ExecEvent::Stderr(_) => {}
+            ExecEvent::Exited(code) => {
+                assert_eq!(code, Some(0));
+                break;
+            }
+            ExecEvent::Lost(why) => panic!("lost: {why}"),
+        }
+    }
+    outputs
+}
+
+#[tokio::test]
+async fn a_follow_up_continues_the_same_thread_in_the_same_container() {
+    use server::{
+        agent::{Agent, AgentOutput},
+        config::AgentKind,
+        runtime::{docker::DockerRuntime, EnvironmentSpec, Runtime},
+    };
+    let image = test_image().await;
+    let rt = DockerRuntime::connect().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (workspace, home) = (dir.path().join("ws"), dir.path().join("home"));
+    std::fs::create_dir_all(&workspace).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    let (uid, gid) = server::runtime::agent_user();
+    server::runtime::chown_tree(dir.path(), uid, gid)
+        .await
+        .unwrap();
+    let spec = EnvironmentSpec {
+        task_id: uuid::Uuid::now_v7(),
+        instance: "runtime-test".into(),
+        image,
+        workspace: workspace.clone(),
+        home,
+        memory_bytes: 128 << 20,
+        cpus: 1.0,
+        pids: 256,
+        network: "none".into(),
+        user: format!("{uid}:{gid}"),
+    };
+    let container = rt.create(&spec).await.unwrap();
+    let agent = Agent::new(AgentKind::Amp, None).unwrap();
+
+    let first = exec_turn(
+        &rt,
+        &container,
+        &agent,
+        None,
+        "WRITE one.txt 1\nSAY first turn",
+    )
+    .await;
+    let session = first
+        .iter()
+        .find_map(|o| match o {
+            AgentOutput::Session { session_id } => Some(session_id.clone()),
+            _ => None,
+        })
+        .expect("a session id");
+    let second = exec_turn(
+        &rt,
+        &container,
+        &agent,
+        Some(&session),
+        "WRITE two.txt 2\nSAY second turn",
+    )
+    .await;
+    let second_session = second.iter().find_map(|o| match o {
+        AgentOutput::Session { session_id } => Some(session_id.clone()),
+        _ => None,
+    });
+    assert!(second_session.is_none() || second_session.as_deref() == Some(session.as_str()));
+    let messages: Vec<&str> = second
+        .iter()
+        .filter_map(|o| match o {
+            AgentOutput::Message { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        ["second turn"],
+        "the replayed first turn is not shown again"
+    );
+    let finished = second.iter().find_map(|o| match o {
+        AgentOutput::Finished(f) => Some(f.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        finished.unwrap().num_turns,
+        Some(2),
+        "same thread, second turn"
+    );
+    assert!(workspace.join("one.txt").exists() && workspace.join("two.txt").exists());
+    rt.remove(&container).await.unwrap();
+    assert!(!container_exists(&container).await);
+}
+
+#[tokio::test]
+async fn an_out_of_memory_agent_fails_the_task_and_keep_failed_keeps_the_container() {
+    let w = WorkerApp::start("runtime:\n  memory: 48m\n  keep_failed: true\n").await;
+    let id = w.create("WRITE a.txt x\nOOM").await;
+    let task = w.wait_for(&id, &["failed", "succeeded"], LONG).await;
+    let error = task["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("oom_killed") || error.contains("137"),
+        "{task}"
+    );
+    let removed = w.events_of(&id, "container_removed").await;
+    assert_eq!(removed[0]["kept"], true);
+    let container = removed[0]["container_id"].as_str().unwrap();
+    assert!(container_exists(container).await, "kept for debugging");
+    assert_eq!(
+        docker_inspect(container, "{{.State.Running}}").await,
+        "false",
+        "but stopped"
+    );
+    let _ = tokio::process::Command::new("docker")
+        .args(["rm", "-f", container])
+        .output()
+        .await;
+}
+
+#[tokio::test]
+async fn the_local_runtime_runs_the_agent_as_a_host_process() {
+    let git = GitServer::start(GIT_TOKEN).await;
+    git.create_repo(REPO, &[("README.md", "x")]).await;
+    let fake = crate::agent_image::fixture_dir().join("fake-amp");
+    let data = tempfile::tempdir().unwrap();
+    let config = format!(
+        "workers:\n  enabled: true\nruntime:\n  kind: local\n  data_dir: {data}\n\
+         agent:\n  kind: amp\n  command: {fake}\n  env:\n    AMP_API_KEY: {AMP_KEY}\n\
+         github:\n  git_url: {url}\n  token: {GIT_TOKEN}\n",
+        data = data.path().display(),
+        fake = fake.display(),
+        url = git.url(),
+    );
+    let w = WorkerApp {
+        app: TestApp::spawn(&config).await,
+        git,
+    };
+    let id = w
+        .create("WRITE local.txt from the host\nSAY local run")
+        .await;
+    let task = w.wait_for(&id, &["failed", "succeeded"], LONG).await;
+    assert_eq!(
+        task["status"],
+        "succeeded",
+        "{:#}",
+        Value::Array(w.events(&id).await)
+    );
+    let branch = task["branch"].as_str().unwrap();
+    assert_eq!(
+        w.git.file_at(REPO, branch, "local.txt").await.as_deref(),
+        Some("from the host\n")
+    );
+}
