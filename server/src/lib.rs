@@ -15,6 +15,7 @@
 
 pub mod agent;
 pub mod auth;
+pub mod ci;
 pub mod config;
 pub mod events;
 pub mod git;

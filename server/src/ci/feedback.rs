@@ -1,0 +1,1 @@
+//! The feedback builder (see the module map in `ci`).
