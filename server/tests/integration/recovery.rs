@@ -4,7 +4,7 @@
 use crate::{
     agent_image::test_image,
     git_http::GitServer,
-    runtime::{container_exists, worker_config, GIT_TOKEN},
+    runtime::{container_exists, worker_config, AMP_KEY, GIT_TOKEN},
 };
 use serde_json::{json, Value};
 use std::{
@@ -19,12 +19,44 @@ struct Binary {
     client: reqwest::Client,
 }
 
+/// Where a test's server runs write their logs (appended across restarts).
+fn log_path(config: &std::path::Path) -> PathBuf {
+    config.with_file_name("server.log")
+}
+
+/// The server's own log, verbose, must never contain a secret.
+fn assert_no_secrets_logged(config: &std::path::Path) {
+    let log = std::fs::read_to_string(log_path(config)).unwrap_or_default();
+    assert!(
+        log.contains("recovering task") || log.contains("listening"),
+        "the log was captured"
+    );
+    assert!(
+        !log.contains(GIT_TOKEN),
+        "the forge token appears in the server log"
+    );
+    assert!(
+        !log.contains(AMP_KEY),
+        "the agent key appears in the server log"
+    );
+}
+
 impl Binary {
     async fn start(config: &PathBuf, port: u16) -> Binary {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_path(config))
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_amp-orchestrator"))
             .arg("--config")
             .arg(config)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                "debug,hyper=info,h2=info,sqlx=info,tower=info,bollard=info",
+            )
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .unwrap();
@@ -205,6 +237,7 @@ async fn sigkill_mid_turn_fails_that_task_clearly_and_the_queue_carries_on() {
             .count(),
         1
     );
+    assert_no_secrets_logged(&config);
 }
 
 #[tokio::test]
@@ -243,6 +276,7 @@ async fn sigkill_while_preparing_or_queued_requeues_and_finishes() {
             1
         );
     }
+    assert_no_secrets_logged(&config);
 }
 
 #[tokio::test]
