@@ -18,6 +18,7 @@ pub mod auth;
 pub mod ci;
 pub mod config;
 pub mod events;
+pub mod forge;
 pub mod git;
 pub mod http;
 pub mod runtime;
