@@ -154,6 +154,33 @@ pub struct TokenUsage {
     pub cache_write_tokens: u64,
 }
 
+/// One check's result in a CI round.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CheckResult {
+    pub name: String,
+    /// `success`, `failure`, `neutral`, `skipped`, `cancelled`, `timed_out`, `action_required`, …
+    pub conclusion: String,
+    pub url: Option<String>,
+    /// Also fails on the base branch: not caused by this task.
+    #[serde(default)]
+    pub preexisting: bool,
+}
+
+/// How a CI round ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CiVerdict {
+    /// Every check passed (or only pre-existing failures remain).
+    Green,
+    Red,
+    /// No check appeared on the commit.
+    NoChecks,
+    /// CI did not finish within `ci.round_timeout`.
+    TimedOut,
+}
+
 /// Everything that happens to a task, in the order it happened. Internally tagged with `type`;
 /// the SSE `event:` name is the same string ([`TaskEvent::kind`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -252,11 +279,51 @@ pub enum TaskEvent {
         branch: String,
         sha: String,
     },
+    /// CI round `round` started watching `sha`.
+    CiRoundStarted {
+        round: u32,
+        sha: String,
+    },
+    /// Checks still running on the watched commit (sent when the set changes).
+    CiWaiting {
+        round: u32,
+        waiting: Vec<String>,
+    },
+    /// CI round `round` ended with `verdict`; `checks` lists every check's conclusion.
+    CiRoundFinished {
+        round: u32,
+        sha: String,
+        verdict: CiVerdict,
+        checks: Vec<CheckResult>,
+        duration_ms: u64,
+    },
+    /// Failed jobs that looked unrelated to the change (infrastructure, flakiness) were re-run.
+    CiRerun {
+        round: u32,
+        checks: Vec<String>,
+        reason: String,
+    },
+    /// The feedback sent to the agent for round `round` (also written into the workspace).
+    CiFeedback {
+        round: u32,
+        text: String,
+        truncated: bool,
+    },
+    PullRequestOpened {
+        number: u64,
+        url: String,
+        draft: bool,
+    },
+    /// A draft pull request was marked ready for review (CI is green).
+    PullRequestReady {
+        number: u64,
+        url: String,
+    },
 }
 
 impl TaskEvent {
     /// Every `type` tag, for clients that must list the SSE event names they listen to.
-    pub const KINDS: [&'static str; 17] = [
+    pub const KINDS: [&'static str; 24] = [
         "task_created",
         "status_changed",
         "log",
@@ -274,6 +341,13 @@ impl TaskEvent {
         "agent_turn_finished",
         "committed",
         "pushed",
+        "ci_round_started",
+        "ci_waiting",
+        "ci_round_finished",
+        "ci_rerun",
+        "ci_feedback",
+        "pull_request_opened",
+        "pull_request_ready",
     ];
 
     /// The `type` tag, also the SSE `event:` name.
@@ -296,6 +370,13 @@ impl TaskEvent {
             TaskEvent::AgentTurnFinished { .. } => "agent_turn_finished",
             TaskEvent::Committed { .. } => "committed",
             TaskEvent::Pushed { .. } => "pushed",
+            TaskEvent::CiRoundStarted { .. } => "ci_round_started",
+            TaskEvent::CiWaiting { .. } => "ci_waiting",
+            TaskEvent::CiRoundFinished { .. } => "ci_round_finished",
+            TaskEvent::CiRerun { .. } => "ci_rerun",
+            TaskEvent::CiFeedback { .. } => "ci_feedback",
+            TaskEvent::PullRequestOpened { .. } => "pull_request_opened",
+            TaskEvent::PullRequestReady { .. } => "pull_request_ready",
         }
     }
 
@@ -629,6 +710,40 @@ mod tests {
             TaskEvent::Pushed {
                 branch: String::new(),
                 sha: String::new(),
+            },
+            TaskEvent::CiRoundStarted {
+                round: 1,
+                sha: String::new(),
+            },
+            TaskEvent::CiWaiting {
+                round: 1,
+                waiting: vec![],
+            },
+            TaskEvent::CiRoundFinished {
+                round: 1,
+                sha: String::new(),
+                verdict: CiVerdict::Green,
+                checks: vec![],
+                duration_ms: 0,
+            },
+            TaskEvent::CiRerun {
+                round: 1,
+                checks: vec![],
+                reason: String::new(),
+            },
+            TaskEvent::CiFeedback {
+                round: 1,
+                text: String::new(),
+                truncated: false,
+            },
+            TaskEvent::PullRequestOpened {
+                number: 1,
+                url: String::new(),
+                draft: false,
+            },
+            TaskEvent::PullRequestReady {
+                number: 1,
+                url: String::new(),
             },
         ];
         assert_eq!(samples.len(), TaskEvent::KINDS.len());

@@ -7,7 +7,7 @@ use super::{
     live::{self, Connection},
 };
 use crate::{
-    model::{EventEnvelope, LogStream, TaskEvent, TaskStatus},
+    model::{CiVerdict, EventEnvelope, LogStream, TaskEvent, TaskStatus},
     reducer::TaskView,
 };
 use leptos::prelude::*;
@@ -238,6 +238,51 @@ fn EventRow(env: EventEnvelope) -> impl IntoView {
         }
         TaskEvent::Committed { sha, message } => format!("committed {} {message}", short_sha(sha)),
         TaskEvent::Pushed { branch, sha } => format!("pushed {branch} at {}", short_sha(sha)),
+        TaskEvent::CiRoundStarted { round, sha } => {
+            format!("CI round {round} on {}", short_sha(sha))
+        }
+        TaskEvent::CiWaiting { waiting, .. } => format!("waiting for {}", waiting.join(", ")),
+        TaskEvent::CiRoundFinished {
+            round,
+            verdict,
+            checks,
+            ..
+        } => {
+            let failed: Vec<&str> = checks
+                .iter()
+                .filter(|c| !matches!(c.conclusion.as_str(), "success" | "neutral" | "skipped"))
+                .map(|c| c.name.as_str())
+                .collect();
+            let verdict = match verdict {
+                CiVerdict::Green => "green ✓".to_string(),
+                CiVerdict::Red => format!("red ✗ ({})", failed.join(", ")),
+                CiVerdict::NoChecks => "no checks".to_string(),
+                CiVerdict::TimedOut => "timed out".to_string(),
+            };
+            format!("CI round {round}: {verdict}")
+        }
+        TaskEvent::CiRerun { checks, reason, .. } => {
+            format!("re-running {} ({reason})", checks.join(", "))
+        }
+        TaskEvent::CiFeedback {
+            round,
+            text,
+            truncated,
+        } => {
+            let cut = if *truncated { " (cut to fit)" } else { "" };
+            format!("feedback for round {round}{cut}:\n{text}")
+        }
+        TaskEvent::PullRequestOpened { number, url, draft } => {
+            let kind = if *draft {
+                "draft pull request"
+            } else {
+                "pull request"
+            };
+            format!("{kind} #{number} opened: {url}")
+        }
+        TaskEvent::PullRequestReady { number, .. } => {
+            format!("pull request #{number} ready for review")
+        }
     };
     view! {
         <li class="flex gap-3 px-4 py-1.5" data-testid="event" data-kind=kind data-seq=env.seq>
