@@ -71,6 +71,8 @@ pub struct ServerConfig {
     pub sse_keep_alive: HumanDuration,
     /// Log format: `text` or `json`.
     pub log_format: LogFormat,
+    /// Public address of the dashboard, for links back to a task (e.g. in pull requests).
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +84,7 @@ impl Default for ServerConfig {
             max_body_bytes: ByteSize(1 << 20),
             sse_keep_alive: HumanDuration::secs(15),
             log_format: LogFormat::Text,
+            public_url: None,
         }
     }
 }
@@ -272,7 +275,12 @@ pub enum NoCiPolicy {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CiConfig {
+    /// Watch CI and open a pull request after the push. `false`: a task ends once its branch
+    /// is pushed.
+    pub enabled: bool,
     pub poll_interval: HumanDuration,
+    /// A finished CI result must hold this long (late checks, chained workflows) before it counts.
+    pub settle_window: HumanDuration,
     pub round_timeout: HumanDuration,
     pub max_iterations: u32,
     pub pr_strategy: PrStrategy,
@@ -286,7 +294,9 @@ pub struct CiConfig {
 impl Default for CiConfig {
     fn default() -> Self {
         CiConfig {
+            enabled: true,
             poll_interval: HumanDuration::secs(15),
+            settle_window: HumanDuration::secs(30),
             round_timeout: HumanDuration::secs(60 * 60),
             max_iterations: 5,
             pr_strategy: PrStrategy::Auto,
@@ -438,6 +448,14 @@ impl Config {
         }
         if self.runtime.pids == 0 {
             return Err(invalid("runtime.pids", "must be at least 1"));
+        }
+        if let Some(url) = &self.server.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid("server.public_url", format!("`{url}` must be an http(s) URL")));
+            }
+        }
+        if self.ci.poll_interval.0 < std::time::Duration::from_millis(100) {
+            return Err(invalid("ci.poll_interval", "must be at least 100ms"));
         }
         if !app::validate::MAX_ITERATIONS_RANGE.contains(&self.ci.max_iterations) {
             return Err(invalid("ci.max_iterations", "must be between 1 and 100"));
