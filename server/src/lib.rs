@@ -85,6 +85,12 @@ pub async fn run(
         metrics,
         shutdown: stop.clone(),
         sse_keep_alive: config.server.sse_keep_alive.0,
+        webhook_secret: config
+            .github
+            .webhook_secret
+            .clone()
+            .filter(|s| !s.is_empty()),
+        deliveries: Arc::default(),
     };
     let max_body = usize::try_from(config.server.max_body_bytes.0).unwrap_or(usize::MAX);
     let app = http::router(state, max_body);

@@ -457,6 +457,34 @@ impl Store {
         Ok(())
     }
 
+    /// Records how many CI rounds the task has started.
+    pub async fn set_iterations(&self, task_id: TaskId, iterations: u32) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tasks SET iterations = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64::from(iterations))
+            .bind(now().timestamp_millis())
+            .bind(task_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records the task's pull request.
+    pub async fn set_pull_request(
+        &self,
+        task_id: TaskId,
+        number: u64,
+        url: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tasks SET pr_number = $1, pr_url = $2, updated_at = $3 WHERE id = $4")
+            .bind(i64::try_from(number).unwrap_or(i64::MAX))
+            .bind(url)
+            .bind(now().timestamp_millis())
+            .bind(task_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Tasks in any of `statuses`, oldest first, at most `limit`.
     pub async fn tasks_in(
         &self,

@@ -50,6 +50,10 @@ impl TaskService {
     pub fn hub(&self) -> &Arc<EventHub> {
         &self.hub
     }
+
+    pub fn worker(&self) -> Option<&Worker> {
+        self.worker.as_ref()
+    }
 }
 
 /// Maps store failures to API errors once, logging the internal detail (never returned).

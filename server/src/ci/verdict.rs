@@ -23,9 +23,16 @@ pub struct CheckOutcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckSource {
     /// A check run; `actions`: made by GitHub Actions (its id is the job id, so it has a log).
-    CheckRun { id: u64, actions: bool, details_url: Option<String> },
+    CheckRun {
+        id: u64,
+        actions: bool,
+        details_url: Option<String>,
+    },
     /// A commit status (older CI systems).
-    Status { target_url: Option<String>, description: Option<String> },
+    Status {
+        target_url: Option<String>,
+        description: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,7 +42,10 @@ pub enum CiState {
     /// Something is still queued or running; the names of what we wait for.
     Pending { waiting: Vec<String> },
     /// Every check finished.
-    Completed { failed: Vec<CheckOutcome>, passed: Vec<CheckOutcome> },
+    Completed {
+        failed: Vec<CheckOutcome>,
+        passed: Vec<CheckOutcome>,
+    },
 }
 
 impl CiState {
@@ -44,8 +54,11 @@ impl CiState {
     pub fn fingerprint(&self) -> Vec<(String, String)> {
         match self {
             CiState::Completed { failed, passed } => {
-                let mut all: Vec<(String, String)> =
-                    failed.iter().chain(passed).map(|c| (c.name.clone(), c.conclusion.clone())).collect();
+                let mut all: Vec<(String, String)> = failed
+                    .iter()
+                    .chain(passed)
+                    .map(|c| (c.name.clone(), c.conclusion.clone()))
+                    .collect();
                 all.sort();
                 all
             }
@@ -56,7 +69,10 @@ impl CiState {
 
 /// Check-run and workflow statuses that mean "not finished".
 fn is_pending_status(status: &str) -> bool {
-    matches!(status, "queued" | "in_progress" | "waiting" | "requested" | "pending")
+    matches!(
+        status,
+        "queued" | "in_progress" | "waiting" | "requested" | "pending"
+    )
 }
 
 /// Conclusions that fail a commit. `action_required` counts: CI did not pass, and a person has
@@ -98,7 +114,10 @@ pub fn evaluate(snapshot: &CiSnapshot) -> CiState {
     // A workflow run can be queued before any of its check runs exist.
     for run in &snapshot.workflow_runs {
         if run.status.as_deref().is_some_and(is_pending_status) {
-            let name = run.name.clone().unwrap_or_else(|| format!("workflow run {}", run.id));
+            let name = run
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("workflow run {}", run.id));
             if !waiting.contains(&name) {
                 waiting.push(name);
             }
@@ -147,7 +166,9 @@ mod tests {
             head_sha: "abc".into(),
             status: status.into(),
             conclusion: conclusion.map(str::to_string),
-            app: Some(CheckApp { slug: "github-actions".into() }),
+            app: Some(CheckApp {
+                slug: "github-actions".into(),
+            }),
             ..Default::default()
         }
     }
@@ -184,10 +205,19 @@ mod tests {
     fn any_unfinished_check_run_status_or_workflow_run_is_pending() {
         for status in ["queued", "in_progress", "waiting", "requested", "pending"] {
             let snapshot = CiSnapshot {
-                check_runs: vec![run(1, "build", "completed", Some("success")), run(2, "test", status, None)],
+                check_runs: vec![
+                    run(1, "build", "completed", Some("success")),
+                    run(2, "test", status, None),
+                ],
                 ..Default::default()
             };
-            assert_eq!(evaluate(&snapshot), CiState::Pending { waiting: vec!["test".into()] }, "{status}");
+            assert_eq!(
+                evaluate(&snapshot),
+                CiState::Pending {
+                    waiting: vec!["test".into()]
+                },
+                "{status}"
+            );
         }
         let snapshot = CiSnapshot {
             check_runs: vec![run(1, "build", "completed", Some("success"))],
@@ -199,7 +229,12 @@ mod tests {
             }],
             ..Default::default()
         };
-        assert_eq!(evaluate(&snapshot), CiState::Pending { waiting: vec!["Deploy".into()] });
+        assert_eq!(
+            evaluate(&snapshot),
+            CiState::Pending {
+                waiting: vec!["Deploy".into()]
+            }
+        );
         let snapshot = CiSnapshot {
             status: statuses(&[("ci/jenkins", "pending")]),
             ..Default::default()
@@ -227,17 +262,30 @@ mod tests {
         let names = |v: &[CheckOutcome]| v.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
         assert_eq!(names(&failed), ["test", "e2e", "deploy", "ci/jenkins"]);
         assert_eq!(names(&passed), ["build", "lint", "docs", "coverage"]);
-        assert!(matches!(failed[0].source, CheckSource::CheckRun { id: 4, actions: true, .. }));
+        assert!(matches!(
+            failed[0].source,
+            CheckSource::CheckRun {
+                id: 4,
+                actions: true,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn fingerprints_are_order_independent() {
         let a = CiSnapshot {
-            check_runs: vec![run(1, "a", "completed", Some("success")), run(2, "b", "completed", Some("failure"))],
+            check_runs: vec![
+                run(1, "a", "completed", Some("success")),
+                run(2, "b", "completed", Some("failure")),
+            ],
             ..Default::default()
         };
         let b = CiSnapshot {
-            check_runs: vec![run(7, "b", "completed", Some("failure")), run(8, "a", "completed", Some("success"))],
+            check_runs: vec![
+                run(7, "b", "completed", Some("failure")),
+                run(8, "a", "completed", Some("success")),
+            ],
             ..Default::default()
         };
         assert_eq!(evaluate(&a).fingerprint(), evaluate(&b).fingerprint());

@@ -24,7 +24,10 @@ pub struct WatchConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WatchOutcome {
     /// Every check finished and the result held through the settle window.
-    Completed { failed: Vec<CheckOutcome>, passed: Vec<CheckOutcome> },
+    Completed {
+        failed: Vec<CheckOutcome>,
+        passed: Vec<CheckOutcome>,
+    },
     /// No check appeared within the grace window.
     NoChecks,
     /// Still pending when the round's time ran out; what was being waited for.
@@ -44,8 +47,11 @@ const MAX_POLL_FAILURES: u32 = 5;
 
 /// Everything GitHub reports on `sha`, fetched concurrently.
 pub async fn snapshot(repo: &Repo, sha: &str) -> Result<CiSnapshot, ForgeError> {
-    let (check_runs, status, workflow_runs) =
-        tokio::join!(repo.check_runs(sha), repo.combined_status(sha), repo.workflow_runs(sha));
+    let (check_runs, status, workflow_runs) = tokio::join!(
+        repo.check_runs(sha),
+        repo.combined_status(sha),
+        repo.workflow_runs(sha)
+    );
     Ok(CiSnapshot {
         check_runs: check_runs?,
         status: status?,
@@ -84,7 +90,9 @@ pub async fn watch(
                         }
                         .fingerprint();
                         match &candidate {
-                            Some((seen, since)) if *seen == fingerprint && since.elapsed() >= config.settle => {
+                            Some((seen, since))
+                                if *seen == fingerprint && since.elapsed() >= config.settle =>
+                            {
                                 return Ok(WatchOutcome::Completed { failed, passed });
                             }
                             Some((seen, _)) if *seen == fingerprint => {}
@@ -121,7 +129,12 @@ pub async fn watch(
         // Poll again after the interval — sooner when a result is settling.
         let mut wait = config.poll_interval;
         if let Some((_, since)) = &candidate {
-            wait = wait.min(config.settle.saturating_sub(since.elapsed()).max(Duration::from_millis(50)));
+            wait = wait.min(
+                config
+                    .settle
+                    .saturating_sub(since.elapsed())
+                    .max(Duration::from_millis(50)),
+            );
         }
         tokio::select! {
             _ = cancel.cancelled() => return Err(WatchError::Cancelled),

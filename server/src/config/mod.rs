@@ -451,7 +451,10 @@ impl Config {
         }
         if let Some(url) = &self.server.public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(invalid("server.public_url", format!("`{url}` must be an http(s) URL")));
+                return Err(invalid(
+                    "server.public_url",
+                    format!("`{url}` must be an http(s) URL"),
+                ));
             }
         }
         if self.ci.poll_interval.0 < std::time::Duration::from_millis(100) {

@@ -104,33 +104,56 @@ impl GithubApi {
     pub async fn get_text(&self, path: &str) -> Result<Option<String>, ForgeError> {
         match self.request(Method::GET, path, None::<&()>).await {
             Ok(answer) => Ok(Some(String::from_utf8_lossy(&answer.body).into_owned())),
-            Err(ForgeError::Status { status: 404 | 410, .. }) => Ok(None),
+            Err(ForgeError::Status {
+                status: 404 | 410, ..
+            }) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ForgeError> {
+    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ForgeError> {
         let answer = self.request(Method::POST, path, Some(body)).await?;
         decode(&answer.body)
     }
 
     /// POST whose answer body does not matter (e.g. `rerun-failed-jobs`).
-    pub async fn post_empty<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<(), ForgeError> {
-        self.request(Method::POST, path, Some(body)).await.map(|_| ())
+    pub async fn post_empty<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<(), ForgeError> {
+        self.request(Method::POST, path, Some(body))
+            .await
+            .map(|_| ())
     }
 
-    pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ForgeError> {
+    pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ForgeError> {
         let answer = self.request(Method::PATCH, path, Some(body)).await?;
         decode(&answer.body)
     }
 
     /// Sends with retries; 2xx (and a 304 answered from the cache) is success.
-    pub async fn request<B: Serialize + ?Sized>(&self, method: Method, path: &str, body: Option<&B>) -> Result<Answer, ForgeError> {
+    pub async fn request<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Answer, ForgeError> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let cached = (method == Method::GET).then(|| self.cached(path)).flatten();
-            let result = self.send_once(&method, path, body, cached.as_ref().map(|(etag, _)| etag)).await;
+            let result = self
+                .send_once(&method, path, body, cached.as_ref().map(|(etag, _)| etag))
+                .await;
             let answer = match result {
                 Ok(answer) => answer,
                 Err(e) if attempt < self.retry.max_attempts => {
@@ -173,8 +196,14 @@ impl GithubApi {
         etag: Option<&HeaderValue>,
     ) -> Result<Answer, ForgeError> {
         let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, HeaderValue::from_static("application/vnd.github+json"));
-        headers.insert("x-github-api-version", HeaderValue::from_static(API_VERSION));
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/vnd.github+json"),
+        );
+        headers.insert(
+            "x-github-api-version",
+            HeaderValue::from_static(API_VERSION),
+        );
         if let Some(etag) = etag {
             headers.insert(header::IF_NONE_MATCH, etag.clone());
         }
@@ -199,7 +228,11 @@ impl GithubApi {
     }
 
     /// How long to wait before retrying a failed answer, or `None` when retrying cannot help.
-    fn wait_before_retry(&self, answer: &Answer, attempt: u32) -> Result<Option<Duration>, ForgeError> {
+    fn wait_before_retry(
+        &self,
+        answer: &Answer,
+        attempt: u32,
+    ) -> Result<Option<Duration>, ForgeError> {
         let status = answer.status.as_u16();
         let header_num = |name: &str| {
             answer
@@ -215,18 +248,26 @@ impl GithubApi {
             let reset = header_num("x-ratelimit-reset").unwrap_or(0);
             let wait = Duration::from_secs(reset.saturating_sub(now_epoch()) + 1);
             if wait > self.retry.max_rate_limit_wait {
-                return Err(ForgeError::RateLimited { wait_secs: wait.as_secs() });
+                return Err(ForgeError::RateLimited {
+                    wait_secs: wait.as_secs(),
+                });
             }
             return Ok(Some(wait + jitter(Duration::from_millis(500))));
         }
-        if limited && (header_num("retry-after").is_some() || message.contains("secondary rate limit")) {
+        if limited
+            && (header_num("retry-after").is_some() || message.contains("secondary rate limit"))
+        {
             if attempt >= self.retry.max_attempts {
                 return Ok(None);
             }
             // Secondary limit: GitHub says how long, or asks for at least a minute.
-            let wait = header_num("retry-after").map(Duration::from_secs).unwrap_or(Duration::from_secs(60));
+            let wait = header_num("retry-after")
+                .map(Duration::from_secs)
+                .unwrap_or(Duration::from_secs(60));
             if wait > self.retry.max_rate_limit_wait {
-                return Err(ForgeError::RateLimited { wait_secs: wait.as_secs() });
+                return Err(ForgeError::RateLimited {
+                    wait_secs: wait.as_secs(),
+                });
             }
             return Ok(Some(wait.max(self.backoff(attempt))));
         }
@@ -238,13 +279,20 @@ impl GithubApi {
 
     /// Exponential backoff with up to 50% jitter, so many pollers do not retry in lockstep.
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.retry.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let exp = self
+            .retry
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let capped = exp.min(self.retry.max_delay);
         capped / 2 + jitter(capped / 2)
     }
 
     fn cached(&self, path: &str) -> Option<(HeaderValue, Bytes)> {
-        self.etags.lock().unwrap_or_else(|p| p.into_inner()).get(path).cloned()
+        self.etags
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(path)
+            .cloned()
     }
 
     fn remember(&self, path: &str, answer: &Answer) {
@@ -267,8 +315,17 @@ fn decode<T: DeserializeOwned>(body: &Bytes) -> Result<T, ForgeError> {
 fn status_error(answer: &Answer) -> ForgeError {
     let message = serde_json::from_slice::<serde_json::Value>(&answer.body)
         .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
-        .unwrap_or_else(|| String::from_utf8_lossy(&answer.body).chars().take(200).collect());
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| {
+            String::from_utf8_lossy(&answer.body)
+                .chars()
+                .take(200)
+                .collect()
+        });
     ForgeError::Status {
         status: answer.status.as_u16(),
         message,
@@ -276,12 +333,18 @@ fn status_error(answer: &Answer) -> ForgeError {
 }
 
 fn now_epoch() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// A pseudo-random duration in `[0, max)`; good enough to spread retries.
 fn jitter(max: Duration) -> Duration {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let mixed = (u64::from(nanos) ^ (u64::from(nanos) << 13)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let max_ms = max.as_millis().max(1) as u64;
     Duration::from_millis(mixed % max_ms)
@@ -299,7 +362,10 @@ mod tests {
     fn answer(status: u16, headers: &[(&str, String)], body: &str) -> Answer {
         let mut map = HeaderMap::new();
         for (k, v) in headers {
-            map.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            map.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         Answer {
             status: StatusCode::from_u16(status).unwrap(),
@@ -313,28 +379,76 @@ mod tests {
         let a = api();
         let reset = (now_epoch() + 5).to_string();
         let wait = a
-            .wait_before_retry(&answer(403, &[("x-ratelimit-remaining", "0".into()), ("x-ratelimit-reset", reset)], "{}"), 1)
+            .wait_before_retry(
+                &answer(
+                    403,
+                    &[
+                        ("x-ratelimit-remaining", "0".into()),
+                        ("x-ratelimit-reset", reset),
+                    ],
+                    "{}",
+                ),
+                1,
+            )
             .unwrap()
             .unwrap();
-        assert!(wait >= Duration::from_secs(5) && wait <= Duration::from_secs(7), "{wait:?}");
+        assert!(
+            wait >= Duration::from_secs(5) && wait <= Duration::from_secs(7),
+            "{wait:?}"
+        );
         let far = (now_epoch() + 3 * 3600).to_string();
-        let err = a.wait_before_retry(&answer(403, &[("x-ratelimit-remaining", "0".into()), ("x-ratelimit-reset", far)], "{}"), 1);
+        let err = a.wait_before_retry(
+            &answer(
+                403,
+                &[
+                    ("x-ratelimit-remaining", "0".into()),
+                    ("x-ratelimit-reset", far),
+                ],
+                "{}",
+            ),
+            1,
+        );
         assert!(matches!(err, Err(ForgeError::RateLimited { .. })));
     }
 
     #[tokio::test]
     async fn secondary_limits_honour_retry_after_and_server_errors_back_off() {
         let a = api();
-        let wait = a.wait_before_retry(&answer(403, &[("retry-after", "3".into())], "{}"), 1).unwrap().unwrap();
+        let wait = a
+            .wait_before_retry(&answer(403, &[("retry-after", "3".into())], "{}"), 1)
+            .unwrap()
+            .unwrap();
         assert!(wait >= Duration::from_secs(3), "{wait:?}");
         let body = r#"{"message":"You have exceeded a secondary rate limit"}"#;
-        let wait = a.wait_before_retry(&answer(403, &[], body), 1).unwrap().unwrap();
+        let wait = a
+            .wait_before_retry(&answer(403, &[], body), 1)
+            .unwrap()
+            .unwrap();
         assert!(wait >= Duration::from_secs(60));
-        let wait = a.wait_before_retry(&answer(502, &[], ""), 1).unwrap().unwrap();
+        let wait = a
+            .wait_before_retry(&answer(502, &[], ""), 1)
+            .unwrap()
+            .unwrap();
         assert!(wait <= Duration::from_millis(500));
-        assert!(a.wait_before_retry(&answer(502, &[], ""), 6).unwrap().is_none(), "bounded");
-        assert!(a.wait_before_retry(&answer(404, &[], "{}"), 1).unwrap().is_none(), "4xx is final");
-        assert!(a.wait_before_retry(&answer(403, &[], r#"{"message":"Resource not accessible"}"#), 1).unwrap().is_none());
+        assert!(
+            a.wait_before_retry(&answer(502, &[], ""), 6)
+                .unwrap()
+                .is_none(),
+            "bounded"
+        );
+        assert!(
+            a.wait_before_retry(&answer(404, &[], "{}"), 1)
+                .unwrap()
+                .is_none(),
+            "4xx is final"
+        );
+        assert!(a
+            .wait_before_retry(
+                &answer(403, &[], r#"{"message":"Resource not accessible"}"#),
+                1
+            )
+            .unwrap()
+            .is_none());
     }
 
     #[tokio::test]
@@ -350,7 +464,11 @@ mod tests {
 
     #[test]
     fn error_messages_come_from_githubs_body() {
-        let e = status_error(&answer(422, &[], r#"{"message":"Validation Failed","errors":[]}"#));
+        let e = status_error(&answer(
+            422,
+            &[],
+            r#"{"message":"Validation Failed","errors":[]}"#,
+        ));
         assert_eq!(e.to_string(), "GitHub answered 422: Validation Failed");
         assert_eq!(e.status(), Some(422));
     }

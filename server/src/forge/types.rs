@@ -50,7 +50,9 @@ pub struct CheckApp {
 impl CheckRun {
     /// Runs made by GitHub Actions: their id is the job id, so their log can be fetched.
     pub fn is_actions(&self) -> bool {
-        self.app.as_ref().is_some_and(|a| a.slug == "github-actions")
+        self.app
+            .as_ref()
+            .is_some_and(|a| a.slug == "github-actions")
     }
 }
 
@@ -218,7 +220,10 @@ mod tests {
             "app":{"id":15368,"slug":"github-actions"},"extra":"ignored"}]}"#;
         let list: CheckRunList = serde_json::from_str(json).unwrap();
         let run = &list.check_runs[0];
-        assert_eq!((run.status.as_str(), run.conclusion.as_deref()), ("in_progress", None));
+        assert_eq!(
+            (run.status.as_str(), run.conclusion.as_deref()),
+            ("in_progress", None)
+        );
         assert!(run.is_actions());
     }
 

@@ -27,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel_task))
         .routes(routes!(sse::task_events))
         .routes(routes!(sse::all_events))
+        .routes(routes!(super::webhook::receive))
 }
 
 /// Parses a task id from the path; anything unparseable cannot name a task, so it is a 404.

@@ -5,6 +5,7 @@ pub mod api;
 pub mod error;
 pub mod ops;
 pub mod sse;
+pub mod webhook;
 
 use crate::{auth::Auth, tasks::TaskService, telemetry::Metrics};
 use app::backend::SharedBackend;
@@ -30,6 +31,9 @@ pub struct AppState {
     /// Cancelled when the server shuts down: ends SSE streams so the drain can finish.
     pub shutdown: CancellationToken,
     pub sse_keep_alive: Duration,
+    /// Verifies webhook deliveries (`github.webhook_secret`); none: webhooks are refused.
+    pub webhook_secret: Option<crate::config::Secret>,
+    pub deliveries: Arc<webhook::Deliveries>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -88,7 +92,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 /// `/api/*` needs a token when `auth.api_tokens` is set (the dashboard's server functions are
 /// under `/api/` too, and also check inside, because SSR calls them without HTTP).
 async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with("/api/") {
+    // GitHub cannot send our token; its deliveries are signed instead (checked by the handler).
+    if req.uri().path().starts_with("/api/") && req.uri().path() != "/api/github/webhook" {
         if let Err(e) = state.auth.check(req.headers()) {
             return error::ApiFailure(e).into_response();
         }

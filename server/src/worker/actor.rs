@@ -27,6 +27,10 @@ pub struct Deps {
     pub scrubber: Scrubber,
     /// This installation's id, labelled on its containers.
     pub instance: String,
+    /// GitHub, when configured (CI watching, pull requests, App tokens).
+    pub forge: Option<Arc<crate::forge::Forge>>,
+    /// Commits being watched, so a webhook can wake their watcher early.
+    pub ci_wakes: super::CiWakes,
     /// The server is stopping: actors leave their task as it is for recovery at the next start.
     pub shutdown: CancellationToken,
 }
@@ -72,7 +76,9 @@ pub(super) struct TaskActor {
     pub(super) agent: Agent,
     pub(super) cancel: CancellationToken,
     pub(super) budget: LogBudget,
-    git: Option<Git>,
+    pub(super) git: Option<Git>,
+    /// The agent's final words on its last successful turn (for the pull request).
+    pub(super) last_summary: Option<String>,
 }
 
 /// Starts an actor for `task` (already `preparing`, or recovered) on the tracker.
@@ -165,6 +171,7 @@ impl TaskActor {
             cancel,
             budget,
             git: None,
+            last_summary: None,
         }
     }
 
@@ -208,7 +215,17 @@ impl TaskActor {
         let prompt = self.task.prompt.clone();
         self.run_turn(1, &prompt, false).await?;
         self.commit_turn(1).await?;
-        self.push().await
+        self.push().await?;
+        self.after_push().await
+    }
+
+    /// With CI enabled, the CI loop; without, the pushed branch is the result.
+    async fn after_push(&mut self) -> Result<(), Stop> {
+        if self.deps.config.ci.enabled {
+            self.ci_loop().await
+        } else {
+            Ok(())
+        }
     }
 
     async fn resume_after_turn(&mut self) -> Result<(), Stop> {
@@ -221,7 +238,7 @@ impl TaskActor {
         if self.run.phase == RunPhase::TurnDone {
             self.push().await?;
         }
-        Ok(())
+        self.after_push().await
     }
 
     /// `<github.git_url>/<owner>/<repo>.git`.
@@ -327,8 +344,9 @@ impl TaskActor {
         self.save_run().await
     }
 
-    /// Commits what the agent left uncommitted; the first turn must have changed something.
-    async fn commit_turn(&mut self, turn: u32) -> Result<(), Stop> {
+    /// Commits what the agent left uncommitted; returns whether the turn changed anything since
+    /// the last push. The first turn must have changed something (`no_changes`).
+    pub(super) async fn commit_turn(&mut self, turn: u32) -> Result<bool, Stop> {
         let git = self
             .git
             .clone()
@@ -361,17 +379,25 @@ impl TaskActor {
                 "no_changes: the agent finished without changing anything".into(),
             ));
         }
+        let head = git
+            .head()
+            .await
+            .map_err(|e| Stop::Failed(format!("git_failed: {e}")))?;
+        let changed = match &self.run.pushed_sha {
+            Some(pushed) => *pushed != head,
+            None => ahead > 0,
+        };
         self.run.phase = RunPhase::TurnDone;
         self.save_run().await?;
         // Files git wrote as us go back to the agent, which may run git itself next turn.
         let (uid, gid) = runtime::agent_user();
         let _ = runtime::chown_tree(git.dir(), uid, gid).await;
-        Ok(())
+        Ok(changed)
     }
 
     /// Pushes HEAD unless that exact commit is already on the remote (a restart between push
     /// and bookkeeping must not push the same turn twice).
-    async fn push(&mut self) -> Result<(), Stop> {
+    pub(super) async fn push(&mut self) -> Result<(), Stop> {
         let git = self
             .git
             .clone()
@@ -454,7 +480,11 @@ impl TaskActor {
         }
     }
 
-    async fn set_status(&mut self, to: TaskStatus, reason: Option<String>) -> Result<(), Stop> {
+    pub(super) async fn set_status(
+        &mut self,
+        to: TaskStatus,
+        reason: Option<String>,
+    ) -> Result<(), Stop> {
         let transition = Transition {
             allowed_from: vec![self.task.status],
             to,

@@ -4,6 +4,7 @@
 //! task lives in its actor.
 
 pub mod actor;
+mod ci_loop;
 mod recovery;
 pub mod scrub;
 mod turn;
@@ -29,6 +30,35 @@ const SCHEDULER_TICK: Duration = Duration::from_secs(2);
 /// How long shutdown waits for actors to reach a safe point.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(15);
 
+/// Commits whose CI is being watched, each with the notifier of its watcher: a webhook about a
+/// commit wakes the poller early (polling stays the source of truth).
+#[derive(Default)]
+pub struct CiWakes(Mutex<HashMap<String, Arc<Notify>>>);
+
+impl CiWakes {
+    pub fn register(&self, sha: &str, wake: Arc<Notify>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sha.to_string(), wake);
+    }
+
+    pub fn unregister(&self, sha: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(sha);
+    }
+
+    /// Wakes the watcher of `sha`; whether one was waiting.
+    pub fn wake(&self, sha: &str) -> bool {
+        match self.0.lock().unwrap_or_else(|p| p.into_inner()).get(sha) {
+            Some(n) => {
+                n.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Cheap to clone; every clone drives the same scheduler.
 #[derive(Clone)]
 pub struct Worker {
@@ -49,6 +79,8 @@ pub enum WorkerError {
     Runtime(#[from] runtime::RuntimeError),
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
+    #[error("github: {0}")]
+    Forge(#[from] crate::forge::api::ForgeError),
 }
 
 /// What a cancel request found.
@@ -83,10 +115,14 @@ impl Worker {
         shutdown: CancellationToken,
     ) -> Result<Worker, WorkerError> {
         let instance = hub.store().instance_id().await?;
+        let forge =
+            crate::forge::Forge::from_config(&config.github, Default::default())?.map(Arc::new);
         let deps = Arc::new(Deps {
             hub,
             runtime,
             instance,
+            forge,
+            ci_wakes: CiWakes::default(),
             scrubber: scrub::Scrubber::from_config(&config),
             config: config.clone(),
             shutdown,
@@ -107,6 +143,11 @@ impl Worker {
             .tracker
             .spawn(async move { scheduler.schedule().await });
         Ok(worker)
+    }
+
+    /// A webhook said something happened to CI on `sha`: poll it now.
+    pub fn wake_ci(&self, sha: &str) -> bool {
+        self.inner.deps.ci_wakes.wake(sha)
     }
 
     /// Looks at the queue now (after a task was created).

@@ -68,11 +68,12 @@ impl TaskActor {
                     cost_usd,
                     ..
                 } = final_result.unwrap_or_default();
+                self.last_summary = summary.clone();
                 self.emit(TaskEvent::AgentTurnFinished {
                     turn,
                     ok: true,
                     reason: None,
-                    summary: summary.clone(),
+                    summary,
                     exit_code,
                     duration_ms,
                     usage,

@@ -4,12 +4,14 @@
 
 use axum::{
     body::Body,
-    extract::{Request, State},
+    extract::Request,
     http::{header, HeaderMap, StatusCode},
     response::Response,
     Router,
 };
+use futures::future::BoxFuture;
 use std::{
+    collections::BTreeMap,
     net::SocketAddr,
     path::{Path, PathBuf},
     process::Stdio,
@@ -22,32 +24,181 @@ pub struct GitServer {
     pub root: tempfile::TempDir,
     /// Every request: (method, path, authorized).
     pub requests: Arc<Mutex<Vec<(String, String, bool)>>>,
-    _task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<()>,
 }
 
+impl Drop for GitServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Decides whether an `Authorization` header value may use git.
+pub type GitAuth = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Called after every successful `git-receive-pack` with the repository (`owner/name`) and the
+/// branches it changed; the push's HTTP answer waits for the returned future.
+pub type PushHook = Arc<dyn Fn(String, Vec<RefUpdate>) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// One branch changed by a push (`None` = absent before / deleted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefUpdate {
+    pub branch: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// The git smart-HTTP handler, mountable into any router (see `fake_github`).
 #[derive(Clone)]
-struct ServerState {
+pub struct GitBackend {
     root: PathBuf,
-    accepted: Vec<String>,
+    auth: GitAuth,
     requests: Arc<Mutex<Vec<(String, String, bool)>>>,
+    on_push: Option<PushHook>,
+}
+
+impl GitBackend {
+    pub fn new(root: &Path, auth: GitAuth, on_push: Option<PushHook>) -> GitBackend {
+        GitBackend {
+            root: root.to_path_buf(),
+            auth,
+            requests: Arc::new(Mutex::new(Vec::new())),
+            on_push,
+        }
+    }
+
+    /// Accepts exactly `token` (`x-access-token:<token>` basic auth, or bearer).
+    pub fn token_auth(token: &str) -> GitAuth {
+        let accepted = [
+            format!("Basic {}", server::git::basic_credentials(token)),
+            format!("Bearer {token}"),
+        ];
+        Arc::new(move |v: &str| accepted.iter().any(|a| a == v))
+    }
+
+    /// Whether `path` is a git smart-HTTP path (`/<owner>/<name>.git/...`).
+    pub fn is_git_path(path: &str) -> bool {
+        let mut parts = path.trim_start_matches('/').splitn(3, '/');
+        let (Some(owner), Some(name)) = (parts.next(), parts.next()) else {
+            return false;
+        };
+        !owner.is_empty() && name.len() > 4 && name.ends_with(".git")
+    }
+
+    pub async fn handle(self, req: Request) -> Response {
+        let authorized = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| (self.auth)(v));
+        self.requests.lock().expect("lock").push((
+            req.method().to_string(),
+            req.uri().path().to_string(),
+            authorized,
+        ));
+        if !authorized {
+            return Response::builder()
+                .status(StatusCode::UNAUTHORIZED)
+                .header(header::WWW_AUTHENTICATE, "Basic realm=\"git\"")
+                .body(Body::from("authentication required"))
+                .expect("response");
+        }
+        let path = req.uri().path().to_string();
+        let push_repo = (req.method() == axum::http::Method::POST
+            && path.ends_with(".git/git-receive-pack"))
+        .then(|| {
+            path.trim_start_matches('/')
+                .trim_end_matches("/git-receive-pack")
+                .trim_end_matches(".git")
+                .to_string()
+        })
+        .filter(|_| self.on_push.is_some());
+        let Some(repo) = push_repo else {
+            return cgi(&self.root, req).await;
+        };
+        let bare = self.root.join(format!("{repo}.git"));
+        let before = branches(&bare).await;
+        let response = cgi(&self.root, req).await;
+        if response.status().is_success() {
+            let after = branches(&bare).await;
+            let mut updates = Vec::new();
+            for (branch, new) in &after {
+                let old = before.get(branch);
+                if old != Some(new) {
+                    updates.push(RefUpdate {
+                        branch: branch.clone(),
+                        old: old.cloned(),
+                        new: Some(new.clone()),
+                    });
+                }
+            }
+            for (branch, old) in &before {
+                if !after.contains_key(branch) {
+                    updates.push(RefUpdate {
+                        branch: branch.clone(),
+                        old: Some(old.clone()),
+                        new: None,
+                    });
+                }
+            }
+            if let (false, Some(hook)) = (updates.is_empty(), &self.on_push) {
+                hook(repo, updates).await;
+            }
+        }
+        response
+    }
+}
+
+/// `refs/heads/*` of a bare repository: branch → SHA.
+async fn branches(bare: &Path) -> BTreeMap<String, String> {
+    let out = tokio::process::Command::new("git")
+        .args([
+            "for-each-ref",
+            "--format=%(refname:strip=2) %(objectname)",
+            "refs/heads",
+        ])
+        .current_dir(bare)
+        .output()
+        .await;
+    let Ok(out) = out else {
+        return BTreeMap::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(b, s)| (b.to_string(), s.to_string()))
+        .collect()
 }
 
 impl GitServer {
     pub async fn start(token: &str) -> GitServer {
         let root = tempfile::tempdir().expect("git root");
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let state = ServerState {
-            root: root.path().to_path_buf(),
-            accepted: vec![
-                format!("Basic {}", server::git::basic_credentials(token)),
-                format!("Bearer {token}"),
-            ],
-            requests: requests.clone(),
-        };
-        let app = Router::new().fallback(handle).with_state(state);
+        let backend = GitBackend::new(root.path(), GitBackend::token_auth(token), None);
+        let requests = backend.requests.clone();
+        let app = Router::new().fallback(move |req: Request| backend.clone().handle(req));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
+        GitServer::serve(listener, root, requests, app)
+    }
+
+    /// Serves `app` (which mounts `backend`, whose request log becomes `requests`) on `listener`,
+    /// with repositories under `root`. Used by the fake GitHub, which shares one server.
+    pub fn serve_backend(
+        listener: tokio::net::TcpListener,
+        root: tempfile::TempDir,
+        backend: &GitBackend,
+        app: Router,
+    ) -> GitServer {
+        GitServer::serve(listener, root, backend.requests.clone(), app)
+    }
+
+    fn serve(
+        listener: tokio::net::TcpListener,
+        root: tempfile::TempDir,
+        requests: Arc<Mutex<Vec<(String, String, bool)>>>,
+        app: Router,
+    ) -> GitServer {
         let addr = listener.local_addr().expect("addr");
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -56,7 +207,7 @@ impl GitServer {
             addr,
             root,
             requests,
-            _task: task,
+            task,
         }
     }
 
@@ -160,27 +311,6 @@ async fn run(dir: &Path, argv: &[&str]) {
         .await
         .expect("spawn");
     assert!(status.success(), "{argv:?}");
-}
-
-async fn handle(State(state): State<ServerState>, req: Request) -> Response {
-    let authorized = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| state.accepted.iter().any(|a| a == v));
-    state.requests.lock().expect("lock").push((
-        req.method().to_string(),
-        req.uri().path().to_string(),
-        authorized,
-    ));
-    if !authorized {
-        return Response::builder()
-            .status(StatusCode::UNAUTHORIZED)
-            .header(header::WWW_AUTHENTICATE, "Basic realm=\"git\"")
-            .body(Body::from("authentication required"))
-            .expect("response");
-    }
-    cgi(&state.root, req).await
 }
 
 /// Runs `git http-backend` as CGI for one request.

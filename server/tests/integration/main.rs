@@ -6,6 +6,8 @@
 
 mod agent_image;
 mod api;
+mod ci_loop;
+mod fake_github;
 mod git;
 mod git_http;
 mod ops;

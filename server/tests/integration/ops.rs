@@ -68,6 +68,7 @@ async fn openapi_describes_exactly_the_rest_routes() {
         ("POST", "/api/tasks/{id}/cancel"),
         ("GET", "/api/tasks/{id}/events"),
         ("GET", "/api/events"),
+        ("POST", "/api/github/webhook"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))
@@ -111,7 +112,12 @@ async fn openapi_describes_exactly_the_rest_routes() {
             let r = req.send().await.unwrap();
             r.status().as_u16()
         };
-        assert!(status < 400, "{method} {path} gave {status}");
+        if path == "/api/github/webhook" {
+            // Served, and refuses an unsigned delivery.
+            assert_eq!(status, 401, "{method} {path}");
+        } else {
+            assert!(status < 400, "{method} {path} gave {status}");
+        }
     }
 }
 
@@ -390,4 +396,52 @@ fn check_config_prints_the_effective_config_with_secrets_redacted() {
         !stdout.contains(TOKEN) && !stdout.contains("ghp_should_not_print"),
         "{stdout}"
     );
+}
+
+#[tokio::test]
+async fn webhooks_need_a_valid_signature_and_duplicates_are_ignored() {
+    use hmac::{Hmac, Mac};
+    let app = TestApp::spawn(&format!(
+        "github:\n  webhook_secret: hook-secret-123\nauth:\n  api_tokens: [\"{TOKEN}\"]\n"
+    ))
+    .await;
+    let body = r#"{"action":"completed","check_run":{"head_sha":"abc123","status":"completed"}}"#;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"hook-secret-123").unwrap();
+    mac.update(body.as_bytes());
+    let signature = format!(
+        "sha256={}",
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let deliver = |sig: Option<String>, id: &'static str| {
+        let mut req = app
+            .client
+            .post(app.url("/api/github/webhook"))
+            .header("content-type", "application/json")
+            .header("x-github-event", "check_run")
+            .header("x-github-delivery", id)
+            .body(body);
+        if let Some(sig) = sig {
+            req = req.header("x-hub-signature-256", sig);
+        }
+        req.send()
+    };
+    // No bearer token needed (GitHub cannot send ours), but a valid signature is.
+    let r = deliver(Some(signature.clone()), "d-1").await.unwrap();
+    assert_eq!(r.status(), 202);
+    let again = deliver(Some(signature.clone()), "d-1").await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap()["duplicate"], true);
+    assert_eq!(deliver(None, "d-2").await.unwrap().status(), 401);
+    // One hex digit changed.
+    let last = signature.chars().last().unwrap();
+    let bad = format!(
+        "{}{}",
+        &signature[..signature.len() - 1],
+        if last == '0' { '1' } else { '0' }
+    );
+    assert_eq!(deliver(Some(bad), "d-3").await.unwrap().status(), 401);
 }

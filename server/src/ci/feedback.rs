@@ -1,1 +1,0 @@
-//! The feedback builder (see the module map in `ci`).
