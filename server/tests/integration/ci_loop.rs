@@ -479,3 +479,100 @@ async fn rate_limits_and_server_errors_are_survived() {
     );
     assert_eq!(ci.gh.pull_requests(REPO).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_fix_that_appears_only_in_an_annotation_is_found() {
+    // The annotation's title carries the fix; the log only says that something is wrong.
+    let lint = "#!/bin/sh\nif [ \"$(cat answer.txt 2>/dev/null)\" = 42 ]; then exit 0; fi\n\
+        echo '::error file=answer.txt,line=1,title=[[AGENT: WRITE answer.txt 42]]::the answer is wrong'\nexit 1\n";
+    let ci = start(&[("README.md", "x"), (".fake-ci/jobs/lint.sh", lint)], "").await;
+    let id = ci.create("WRITE feature.txt x").await;
+    let task = ci.finish(&id).await;
+    assert_eq!(
+        task["status"],
+        "succeeded",
+        "{:#}",
+        Value::Array(ci.events(&id).await)
+    );
+    let text = ci.events_of(&id, "ci_feedback").await[0]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("answer.txt:1") && text.contains("[[AGENT: WRITE answer.txt 42]]"),
+        "{text}"
+    );
+    let check = ci
+        .gh
+        .checks(
+            REPO,
+            &ci.events_of(&id, "ci_round_started").await[0]["sha"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        )
+        .await;
+    let log = check.iter().find_map(|c| c.log.clone()).unwrap_or_default();
+    assert!(
+        !log.contains("WRITE answer.txt"),
+        "the fix is in the annotation only"
+    );
+}
+
+#[tokio::test]
+async fn webhooks_wake_the_watcher_long_before_the_next_poll() {
+    let secret = "webhook-secret-0123";
+    let ci = start(
+        &[("README.md", "x"), (".fake-ci/jobs/test.sh", NEEDS_ANSWER)],
+        &format!("ci:\n  poll_interval: 60s\n  settle_window: 100ms\ngithub:\n  webhook_secret: {secret}\n"),
+    )
+    .await;
+    ci.gh
+        .set_webhook(Some((
+            ci.app.url("/api/github/webhook"),
+            secret.to_string(),
+        )))
+        .await;
+    let id = ci.create("WRITE answer.txt 42").await;
+    let started = Instant::now();
+    let task = ci.finish(&id).await;
+    assert_eq!(
+        task["status"],
+        "succeeded",
+        "{:#}",
+        Value::Array(ci.events(&id).await)
+    );
+    // Polling alone would need a minute per step; the deliveries woke it.
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "took {:?}",
+        started.elapsed()
+    );
+    let delivered = ci.gh.deliveries().await;
+    assert!(
+        delivered.iter().any(|d| d.status == Some(202)),
+        "{delivered:?}"
+    );
+}
+
+#[tokio::test]
+async fn polling_uses_etags() {
+    let ci = start(
+        &[("README.md", "x"), (".fake-ci/jobs/test.sh", NEEDS_ANSWER)],
+        "",
+    )
+    .await;
+    let id = ci.create("WRITE answer.txt 42").await;
+    assert_eq!(ci.finish(&id).await["status"], "succeeded");
+    let not_modified = ci
+        .gh
+        .api_requests()
+        .await
+        .iter()
+        .filter(|r| r.status == 304)
+        .count();
+    assert!(
+        not_modified > 0,
+        "repeated polls should be answered 304 Not Modified"
+    );
+}
