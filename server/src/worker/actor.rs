@@ -229,16 +229,29 @@ impl TaskActor {
     }
 
     async fn resume_after_turn(&mut self) -> Result<(), Stop> {
-        let git = Git::new(
-            self.paths().0,
-            self.remote_url(),
-            self.deps.config.github.token.clone(),
-        );
+        let token = self.git_token().await?;
+        let git = Git::new(self.paths().0, self.remote_url(), token);
         self.git = Some(git);
         if self.run.phase == RunPhase::TurnDone {
             self.push().await?;
         }
         self.after_push().await
+    }
+
+    /// The token git uses: the App's installation token for this repository, or `github.token`.
+    async fn git_token(&self) -> Result<Option<crate::config::Secret>, Stop> {
+        match &self.deps.forge {
+            Some(forge) if self.deps.config.github.app.is_some() => forge
+                .git_token(&self.task.repo)
+                .await
+                .map(Some)
+                .map_err(|e| {
+                    Stop::Failed(format!(
+                        "github_failed: cannot get a token to push with: {e}"
+                    ))
+                }),
+            _ => Ok(self.deps.config.github.token.clone()),
+        }
     }
 
     /// `<github.git_url>/<owner>/<repo>.git`.
@@ -268,11 +281,8 @@ impl TaskActor {
             ))
         })?;
 
-        let git = Git::new(
-            &workspace,
-            self.remote_url(),
-            self.deps.config.github.token.clone(),
-        );
+        let token = self.git_token().await?;
+        let git = Git::new(&workspace, self.remote_url(), token);
         self.guard(git.clone_repo())
             .await?
             .map_err(|e| Stop::Failed(format!("clone_failed: {}", git.scrub(&e.to_string()))))?;
@@ -398,10 +408,10 @@ impl TaskActor {
     /// Pushes HEAD unless that exact commit is already on the remote (a restart between push
     /// and bookkeeping must not push the same turn twice).
     pub(super) async fn push(&mut self) -> Result<(), Stop> {
-        let git = self
-            .git
-            .clone()
-            .ok_or_else(|| Stop::Failed("internal: no workspace".into()))?;
+        // A fresh token: a GitHub App's installation token may have been renewed since the clone.
+        let token = self.git_token().await?;
+        let git = Git::new(self.paths().0, self.remote_url(), token);
+        self.git = Some(git.clone());
         let branch = self
             .task
             .branch

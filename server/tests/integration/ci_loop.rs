@@ -576,3 +576,73 @@ async fn polling_uses_etags() {
         "repeated polls should be answered 304 Not Modified"
     );
 }
+
+#[tokio::test]
+async fn a_github_app_authenticates_the_api_and_the_push() {
+    use crate::fake_github::FakeApp;
+    let app = FakeApp::default();
+    let gh = FakeGithub::start(FakeGithubOptions {
+        token: "ghp_unused_by_the_orchestrator".into(),
+        app: Some(app.clone()),
+        queue_delay: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await;
+    gh.create_repo(
+        REPO,
+        &[("README.md", "x"), (".fake-ci/jobs/test.sh", NEEDS_ANSWER)],
+    )
+    .await;
+    let keys = tempfile::tempdir().unwrap();
+    let pem = keys.path().join("app.pem");
+    let out = tokio::process::Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(&pem)
+        .arg("2048")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let image = test_image().await;
+    let data = tempfile::tempdir().unwrap().keep();
+    // No github.token at all: everything goes through the App.
+    let config = format!(
+        "workers:\n  enabled: true\n\
+         runtime:\n  kind: docker\n  image: {image}\n  network: none\n  data_dir: {data}\n\
+         agent:\n  kind: amp\n  env:\n    AMP_API_KEY: {AMP_KEY}\n\
+         github:\n  api_url: {api}\n  git_url: {git}\n  app:\n    app_id: {app_id}\n    private_key_path: {pem}\n\
+         ci:\n  poll_interval: 200ms\n  settle_window: 500ms\n  no_ci_grace: 3s\n",
+        data = data.display(),
+        api = gh.api_url(),
+        git = gh.git_url(),
+        app_id = app.app_id,
+        pem = pem.display(),
+    );
+    let ci = CiApp {
+        app: TestApp::spawn(&config).await,
+        gh,
+    };
+    let id = ci.create("WRITE answer.txt 42").await;
+    let task = ci.finish(&id).await;
+    assert_eq!(
+        task["status"],
+        "succeeded",
+        "{:#}",
+        Value::Array(ci.events(&id).await)
+    );
+    assert_eq!(ci.gh.pull_requests(REPO).await.len(), 1);
+    let requests = ci.gh.api_requests().await;
+    assert!(
+        requests.iter().any(|r| r.path.ends_with("/installation")),
+        "installation looked up"
+    );
+    assert!(
+        requests.iter().any(|r| r.path.contains("/access_tokens")),
+        "installation token minted"
+    );
+    assert!(ci.gh.requests_without_auth().await.is_empty());
+}

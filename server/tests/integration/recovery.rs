@@ -349,3 +349,95 @@ async fn orphaned_containers_of_this_installation_are_removed_at_start_and_no_ot
         .output()
         .await;
 }
+
+#[tokio::test]
+async fn sigkill_while_awaiting_ci_resumes_with_the_same_container_and_no_duplicate_pr() {
+    use crate::fake_github::{FakeGithub, FakeGithubOptions};
+    let _ = test_image().await;
+    let gh = FakeGithub::start(FakeGithubOptions {
+        token: GIT_TOKEN.into(),
+        queue_delay: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await;
+    // CI takes a few seconds: long enough to kill the orchestrator while it waits.
+    gh.create_repo(
+        "octo/demo",
+        &[
+            ("README.md", "x"),
+            (".fake-ci/jobs/slow.sh", "#!/bin/sh\nsleep 6\necho ok\n"),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let worker = worker_config(&gh.git, "").await;
+    let config = format!(
+        "server:\n  listen: 127.0.0.1:{port}\n  site_root: {site}\ndatabase:\n  url: sqlite://{db}\n{worker}",
+        site = dir.path().join("site").display(),
+        db = dir.path().join("o.db").display(),
+    );
+    let config = crate::support::merge_yaml(
+        &config,
+        &format!(
+            "github:\n  api_url: {}\n  git_url: {}\nci:\n  enabled: true\n  pr_strategy: draft_first\n  poll_interval: 300ms\n  settle_window: 500ms\n",
+            gh.api_url(),
+            gh.git_url()
+        ),
+    );
+    let path = dir.path().join("config.yml");
+    std::fs::write(&path, config).unwrap();
+
+    let server = Binary::start(&path, port).await;
+    let id = server.create("WRITE a.txt x").await;
+    server
+        .wait_until(&id, "awaiting CI with a draft PR", |t, ev| {
+            t["status"] == "awaiting_ci" && has(ev, "pull_request_opened")
+        })
+        .await;
+    let container = server
+        .events(&id)
+        .await
+        .iter()
+        .find(|e| e["type"] == "container_created")
+        .unwrap()["container_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.kill().await;
+
+    let server = Binary::start(&path, port).await;
+    let task = server
+        .wait_until(&id, "finished after restart", |t, _| {
+            ["succeeded", "failed"].contains(&t["status"].as_str().unwrap())
+        })
+        .await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    let events = server.events(&id).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "container_created")
+            .count(),
+        1,
+        "the container was re-adopted"
+    );
+    assert_eq!(
+        events.iter().filter(|e| e["type"] == "pushed").count(),
+        1,
+        "no second push"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "pull_request_opened")
+            .count(),
+        1
+    );
+    let prs = gh.pull_requests("octo/demo").await;
+    assert_eq!(prs.len(), 1, "no duplicate pull request");
+    assert!(!prs[0].draft, "marked ready once green");
+    assert_eq!(task["pr_number"], prs[0].number);
+    assert!(!container_exists(&container).await, "removed at the end");
+    assert_no_secrets_logged(&path);
+}
