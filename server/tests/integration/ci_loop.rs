@@ -502,16 +502,8 @@ async fn a_fix_that_appears_only_in_an_annotation_is_found() {
         text.contains("answer.txt:1") && text.contains("[[AGENT: WRITE answer.txt 42]]"),
         "{text}"
     );
-    let check = ci
-        .gh
-        .checks(
-            REPO,
-            &ci.events_of(&id, "ci_round_started").await[0]["sha"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        )
-        .await;
+    let first_sha = ci.events_of(&id, "ci_round_started").await[0]["sha"].clone();
+    let check = ci.gh.checks(REPO, first_sha.as_str().unwrap()).await;
     let log = check.iter().find_map(|c| c.log.clone()).unwrap_or_default();
     assert!(
         !log.contains("WRITE answer.txt"),
