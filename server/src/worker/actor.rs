@@ -229,6 +229,21 @@ impl TaskActor {
     }
 
     async fn resume_after_turn(&mut self) -> Result<(), Stop> {
+        // The agent's last words are in the history; the pull request quotes them.
+        if let Ok(events) = self
+            .deps
+            .hub
+            .store()
+            .events_after(self.task.id, 0, u32::MAX)
+            .await
+        {
+            self.last_summary = events.into_iter().rev().find_map(|e| match e.event {
+                TaskEvent::AgentTurnFinished {
+                    ok: true, summary, ..
+                } => summary,
+                _ => None,
+            });
+        }
         let token = self.git_token().await?;
         let git = Git::new(self.paths().0, self.remote_url(), token);
         self.git = Some(git);

@@ -638,3 +638,48 @@ async fn a_github_app_authenticates_the_api_and_the_push() {
     );
     assert!(ci.gh.requests_without_auth().await.is_empty());
 }
+
+#[tokio::test]
+async fn two_different_fixes_over_two_rounds() {
+    // Each round reveals the next problem, as real CI does after the first fix.
+    let staged = "#!/bin/sh\n\
+        if [ \"$(cat answer.txt 2>/dev/null)\" != 42 ]; then echo 'error: answer.txt must contain 42'; echo 'WRITE answer.txt 42'; exit 1; fi\n\
+        if [ \"$(cat docs.txt 2>/dev/null)\" != documented ]; then echo 'error: docs.txt is missing'; echo 'WRITE docs.txt documented'; exit 1; fi\n\
+        echo 'all good'\n";
+    let ci = start(&[("README.md", "x"), (".fake-ci/jobs/test.sh", staged)], "").await;
+    let id = ci.create("WRITE feature.txt x").await;
+    let task = ci.finish(&id).await;
+    assert_eq!(
+        task["status"],
+        "succeeded",
+        "{:#}",
+        Value::Array(ci.events(&id).await)
+    );
+    assert_eq!(task["iterations"], 3);
+    let feedback: Vec<String> = ci
+        .events_of(&id, "ci_feedback")
+        .await
+        .iter()
+        .map(|e| e["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(feedback.len(), 2);
+    assert!(feedback[0].contains("WRITE answer.txt 42") && !feedback[0].contains("docs.txt"));
+    assert!(
+        feedback[1].contains("WRITE docs.txt documented"),
+        "{}",
+        feedback[1]
+    );
+    let rounds: Vec<String> = ci
+        .events_of(&id, "ci_round_finished")
+        .await
+        .iter()
+        .map(|e| e["verdict"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(rounds, ["red", "red", "green"]);
+    assert_eq!(
+        ci.events_of(&id, "agent_session").await.len(),
+        1,
+        "one thread throughout"
+    );
+    assert_eq!(ci.events_of(&id, "pushed").await.len(), 3);
+}

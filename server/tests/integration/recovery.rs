@@ -437,6 +437,11 @@ async fn sigkill_while_awaiting_ci_resumes_with_the_same_container_and_no_duplic
     let prs = gh.pull_requests("octo/demo").await;
     assert_eq!(prs.len(), 1, "no duplicate pull request");
     assert!(!prs[0].draft, "marked ready once green");
+    let body = prs[0].body.clone().unwrap_or_default();
+    assert!(
+        body.contains("What the agent says it did\n\nDone."),
+        "the summary survives the restart: {body}"
+    );
     assert_eq!(task["pr_number"], prs[0].number);
     assert!(!container_exists(&container).await, "removed at the end");
     assert_no_secrets_logged(&path);
