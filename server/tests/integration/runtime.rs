@@ -88,16 +88,7 @@ impl WorkerApp {
     }
 
     pub async fn events(&self, id: &str) -> Vec<Value> {
-        self.app
-            .client
-            .get(self.app.url(&format!("/api/tasks/{id}/events")))
-            .header("accept", "application/json")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.app.history(id).await
     }
 
     pub async fn events_of(&self, id: &str, kind: &str) -> Vec<Value> {

@@ -95,6 +95,19 @@ impl TestApp {
             .expect("POST")
     }
 
+    /// A task's whole event history (`Accept: application/json`).
+    pub async fn history(&self, id: &str) -> Vec<Value> {
+        self.client
+            .get(self.url(&format!("/api/tasks/{id}/events")))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .expect("history")
+            .json()
+            .await
+            .expect("history JSON")
+    }
+
     /// Creates a task and returns its JSON.
     pub async fn create(&self, prompt: &str, repo: &str) -> Value {
         let r = self
