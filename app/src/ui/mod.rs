@@ -9,6 +9,7 @@ mod components;
 mod list;
 mod live;
 mod login;
+mod panels;
 mod task;
 
 pub use api::TaskWithEvents;

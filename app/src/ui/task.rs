@@ -5,6 +5,7 @@ use super::{
     api::{self, CancelTask, TaskWithEvents},
     components::{format_time, ErrorNotice, StatusBadge},
     live::{self, Connection},
+    panels::{CiRounds, Resources, Timeline, Usage},
 };
 use crate::{
     model::{CiVerdict, EventEnvelope, LogStream, TaskEvent, TaskStatus},
@@ -67,6 +68,7 @@ fn TaskDetailView(detail: TaskWithEvents) -> impl IntoView {
         );
     });
 
+    let insights = Memo::new(move |_| state.with(|v| crate::insights::insights(&v.events)));
     let task = move || state.with(|v| v.task.clone());
     let status = Signal::derive(move || {
         state.with(|v| v.task.as_ref().map_or(TaskStatus::Queued, |t| t.status))
@@ -127,6 +129,10 @@ fn TaskDetailView(detail: TaskWithEvents) -> impl IntoView {
                 })}
                 {move || cancel_error().map(|error| view! { <div class="mt-3"><ErrorNotice error/></div> })}
             </header>
+            <Timeline insights/>
+            <CiRounds insights/>
+            <Usage insights/>
+            <Resources insights/>
             <section aria-labelledby="events-heading" class="rounded-lg border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
                 <h2 id="events-heading" class="border-b border-slate-200 px-4 py-3 text-lg font-semibold dark:border-slate-800">"Events"</h2>
                 <ol class="divide-y divide-slate-100 font-mono text-sm dark:divide-slate-800" data-testid="event-list">
