@@ -2,6 +2,7 @@
 export default async function globalSetup() {
   const urls = [process.env.BASE_URL ?? "http://127.0.0.1:18080"];
   if (process.env.AUTH_BASE_URL) urls.push(process.env.AUTH_BASE_URL);
+  if (process.env.CI_BASE_URL) urls.push(process.env.CI_BASE_URL);
   for (const url of urls) {
     const deadline = Date.now() + 60_000;
     let last: unknown;

@@ -46,6 +46,22 @@ impl TaskView {
                     }
                 }
             }
+            TaskEvent::BranchCreated { branch, .. } => {
+                if let Some(task) = self.task.as_mut() {
+                    task.branch = Some(branch.clone());
+                }
+            }
+            TaskEvent::CiRoundStarted { round, .. } => {
+                if let Some(task) = self.task.as_mut() {
+                    task.iterations = task.iterations.max(*round);
+                }
+            }
+            TaskEvent::PullRequestOpened { number, url, .. } => {
+                if let Some(task) = self.task.as_mut() {
+                    task.pr_number = Some(*number);
+                    task.pr_url = Some(url.clone());
+                }
+            }
             // Everything else is history to show, not state to fold.
             _ => {}
         }
@@ -144,6 +160,51 @@ mod tests {
         assert_eq!(t.updated_at, at(102));
         assert_eq!(view.last_seq(), 2);
         assert_eq!(view.events.len(), 2);
+    }
+
+    #[test]
+    fn task_view_folds_branch_rounds_and_pull_request() {
+        let created = env(
+            1,
+            1,
+            TaskEvent::TaskCreated {
+                task: Box::new(task(1, 5)),
+            },
+        );
+        let mut view = TaskView::new(None, vec![created]);
+        view.apply(env(
+            2,
+            2,
+            TaskEvent::BranchCreated {
+                branch: "amp/x".into(),
+                base: "main".into(),
+                base_sha: "a".into(),
+            },
+        ));
+        view.apply(env(
+            3,
+            3,
+            TaskEvent::CiRoundStarted {
+                round: 2,
+                sha: "b".into(),
+            },
+        ));
+        view.apply(env(
+            4,
+            4,
+            TaskEvent::PullRequestOpened {
+                number: 7,
+                url: "https://x/pull/7".into(),
+                draft: true,
+            },
+        ));
+        let t = view.task.unwrap();
+        assert_eq!(t.branch.as_deref(), Some("amp/x"));
+        assert_eq!(t.iterations, 2);
+        assert_eq!(
+            (t.pr_number, t.pr_url.as_deref()),
+            (Some(7), Some("https://x/pull/7"))
+        );
     }
 
     #[test]

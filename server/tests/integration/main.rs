@@ -7,6 +7,7 @@
 mod agent_image;
 mod api;
 mod ci_loop;
+mod e2e_fixture;
 mod fake_github;
 mod git;
 mod git_http;
