@@ -252,6 +252,17 @@ fn round_mut(out: &mut Insights, round: u32) -> Option<&mut Round> {
     out.rounds.iter_mut().rev().find(|r| r.round == round)
 }
 
+/// "just now", "5 min ago", "3 h ago", "2 d ago" — for lists, where exact times are noise.
+pub fn relative_time(then_ms: i64, now_ms: i64) -> String {
+    let secs = (now_ms - then_ms).max(0) / 1000;
+    match secs {
+        0..=44 => "just now".into(),
+        45..=3599 => format!("{} min ago", (secs + 30) / 60),
+        3600..=86_399 => format!("{} h ago", secs / 3600),
+        _ => format!("{} d ago", secs / 86_400),
+    }
+}
+
 /// An SVG polyline's points for `values` scaled into a `width`×`height` box (`max` at the top).
 pub fn sparkline_points(values: &[f64], max: f64, width: f64, height: f64) -> String {
     if values.is_empty() {
@@ -479,6 +490,20 @@ mod tests {
             i.steps[i.steps.len() - 2].state,
             StepState::Failed,
             "the fixing step failed"
+        );
+    }
+
+    #[test]
+    fn relative_times_round_sensibly() {
+        let m = 60_000;
+        assert_eq!(relative_time(0, 10_000), "just now");
+        assert_eq!(relative_time(0, 5 * m), "5 min ago");
+        assert_eq!(relative_time(0, 90 * m), "1 h ago");
+        assert_eq!(relative_time(0, 49 * 60 * m), "2 d ago");
+        assert_eq!(
+            relative_time(10_000, 0),
+            "just now",
+            "clock skew is not negative"
         );
     }
 

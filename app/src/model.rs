@@ -444,6 +444,9 @@ pub struct CreateTaskRequest {
 pub struct ListTasksQuery {
     pub status: Option<TaskStatus>,
     pub repo: Option<String>,
+    /// Only tasks whose prompt contains this text (case-insensitive).
+    #[serde(default)]
+    pub q: Option<String>,
     /// 1–200, default 50.
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -460,6 +463,10 @@ pub struct TaskPage {
     /// The newest event id at the time of the read: subscribe to `/api/events?after=<this>` to
     /// follow changes from exactly this point.
     pub last_event_id: i64,
+    /// How many tasks match `repo` and `q` in each status (statuses with none are absent), for
+    /// the status filter; independent of `status` and paging.
+    #[serde(default)]
+    pub counts: std::collections::BTreeMap<TaskStatus, u64>,
 }
 
 /// Stable machine-readable error codes; each maps to one HTTP status.

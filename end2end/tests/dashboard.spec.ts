@@ -121,3 +121,23 @@ test("pages read without JavaScript", async ({ browser, request }) => {
   await expect(page.locator("[data-testid=event][data-kind=task_created]")).toHaveCount(1);
   await context.close();
 });
+
+test("search, counts per status, and relative times", async ({ page, request }) => {
+  const marker = `needle-${Date.now()}`;
+  const hit = await createViaApi(request, `Find the ${marker} in the haystack`, "search/one");
+  await createViaApi(request, "something else entirely", "search/one");
+  const list = new TaskListPage(page);
+  await list.goto(`?q=${marker}`);
+  await expect(list.rows).toHaveCount(1);
+  await expect(list.row(hit.id)).toBeVisible();
+  await expect(page.getByTestId("status-counts")).toHaveText("1 queued");
+  // Hydrated: absolute server-rendered times turn relative.
+  await expect(list.row(hit.id).getByTestId("task-time")).toHaveText("just now");
+
+  // The search box drives the same filter (a GET form: works without JavaScript too).
+  await list.goto();
+  await page.getByTestId("search-filter").fill(marker.toUpperCase());
+  await page.getByTestId("search-filter").press("Enter");
+  await expect(page).toHaveURL(new RegExp(`q=${marker.toUpperCase()}`));
+  await expect(list.rows).toHaveCount(1);
+});

@@ -40,6 +40,8 @@ pub enum StoreError {
 pub struct TaskFilter {
     pub status: Option<TaskStatus>,
     pub repo: Option<String>,
+    /// Case-insensitive substring of the prompt.
+    pub search: Option<String>,
     /// Only tasks strictly older than this `(created_at, id)` position.
     pub before: Option<(DateTime<Utc>, TaskId)>,
     pub limit: u32,
@@ -303,6 +305,9 @@ impl Store {
         if filter.repo.is_some() {
             sql.push_str(&format!(" AND repo = ${}", next()));
         }
+        if filter.search.is_some() {
+            sql.push_str(&format!(" AND LOWER(prompt) LIKE ${} ESCAPE '\\'", next()));
+        }
         if filter.before.is_some() {
             let (a, b, c) = (next(), next(), next());
             sql.push_str(&format!(
@@ -319,6 +324,9 @@ impl Store {
         }
         if let Some(repo) = &filter.repo {
             query = query.bind(repo.clone());
+        }
+        if let Some(search) = &filter.search {
+            query = query.bind(like_pattern(search));
         }
         if let Some((at, id)) = filter.before {
             query = query
@@ -516,6 +524,38 @@ impl Store {
         Ok(id.unwrap_or(0))
     }
 
+    /// Tasks per status among those matching `repo` and `search` (status and paging ignored).
+    pub async fn count_matching(
+        &self,
+        filter: &TaskFilter,
+    ) -> Result<Vec<(TaskStatus, i64)>, StoreError> {
+        let mut sql = String::from("SELECT status, COUNT(*) AS n FROM tasks WHERE 1 = 1");
+        if filter.repo.is_some() {
+            sql.push_str(" AND repo = $1");
+        }
+        if filter.search.is_some() {
+            let n = if filter.repo.is_some() { 2 } else { 1 };
+            sql.push_str(&format!(" AND LOWER(prompt) LIKE ${n} ESCAPE '\\'"));
+        }
+        sql.push_str(" GROUP BY status");
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        if let Some(repo) = &filter.repo {
+            query = query.bind(repo.clone());
+        }
+        if let Some(search) = &filter.search {
+            query = query.bind(like_pattern(search));
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row.try_get("status")?;
+                let status = TaskStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status:?}")))?;
+                Ok((status, row.try_get("n")?))
+            })
+            .collect()
+    }
+
     /// How many tasks are in each status (statuses with none are absent).
     pub async fn count_by_status(&self) -> Result<Vec<(TaskStatus, i64)>, StoreError> {
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")
@@ -571,6 +611,16 @@ async fn append_in(
 pub fn now() -> DateTime<Utc> {
     let ms = Utc::now().timestamp_millis();
     DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now)
+}
+
+/// `%text%` for a case-insensitive LIKE, with the pattern characters in `text` escaped.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 fn millis_to_time(ms: i64) -> Result<DateTime<Utc>, StoreError> {

@@ -157,13 +157,32 @@ impl Backend for TaskService {
         // or after `last_event_id` (or both — applying a snapshot twice is harmless).
         let store = self.hub.store();
         let last_event_id = store.last_event_id().await.map_err(store_error)?;
+        let search = query
+            .q
+            .map(|q| q.trim().to_string())
+            .filter(|q| !q.is_empty());
+        if search.as_ref().is_some_and(|q| q.len() > 200) {
+            return Err(ApiError::field(
+                ErrorCode::BadRequest,
+                "q",
+                "q must be at most 200 bytes",
+            ));
+        }
         let filter = TaskFilter {
             status: query.status,
             repo: query.repo.filter(|r| !r.is_empty()),
+            search,
             before,
             limit: limit + 1,
         };
         let mut tasks = store.list_tasks(&filter).await.map_err(store_error)?;
+        let counts = store
+            .count_matching(&filter)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|(status, n)| (status, u64::try_from(n).unwrap_or(0)))
+            .collect();
         let next_cursor = if tasks.len() > limit as usize {
             tasks.truncate(limit as usize);
             tasks.last().map(encode_cursor)
@@ -174,6 +193,7 @@ impl Backend for TaskService {
             tasks,
             next_cursor,
             last_event_id,
+            counts,
         })
     }
 

@@ -104,6 +104,7 @@ mod ssr {
 pub async fn list_tasks(
     status: Option<TaskStatus>,
     repo: Option<String>,
+    q: Option<String>,
     cursor: Option<String>,
 ) -> Result<TaskPage, ApiError> {
     ssr::with_status(
@@ -115,6 +116,7 @@ pub async fn list_tasks(
                     repo: repo
                         .filter(|r| !r.trim().is_empty())
                         .map(|r| r.trim().to_string()),
+                    q: q.filter(|q| !q.trim().is_empty()),
                     limit: Some(50),
                     cursor: cursor.filter(|c| !c.is_empty()),
                 })

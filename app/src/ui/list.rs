@@ -21,11 +21,12 @@ pub fn TaskListPage() -> impl IntoView {
         (
             q.get("status").and_then(|s| TaskStatus::parse(&s)),
             q.get("repo").filter(|r| !r.is_empty()),
+            q.get("q").filter(|s| !s.trim().is_empty()),
             q.get("cursor").filter(|c| !c.is_empty()),
         )
     };
-    let page = Resource::new(filters, |(status, repo, cursor)| {
-        api::list_tasks(status, repo, cursor)
+    let page = Resource::new(filters, |(status, repo, search, cursor)| {
+        api::list_tasks(status, repo, search, cursor)
     });
     view! {
         <div class="grid gap-6">
@@ -37,9 +38,9 @@ pub fn TaskListPage() -> impl IntoView {
                 </div>
                 <Suspense fallback=|| view! { <p class="p-4 text-slate-500">"Loading tasks…"</p> }>
                     {move || Suspend::new(async move {
-                        let (status, repo, cursor) = filters();
+                        let (status, repo, search, cursor) = filters();
                         match page.await {
-                            Ok(page) => view! { <TaskTable page status repo first_page=cursor.is_none()/> }.into_any(),
+                            Ok(page) => view! { <TaskTable page status repo search first_page=cursor.is_none()/> }.into_any(),
                             Err(error) => view! { <div class="p-4"><ErrorNotice error/></div> }.into_any(),
                         }
                     })}
@@ -55,6 +56,7 @@ fn Filters() -> impl IntoView {
     let query = use_query_map();
     let current = move || query.read().get("status").unwrap_or_default();
     let repo = move || query.read().get("repo").unwrap_or_default();
+    let search = move || query.read().get("q").unwrap_or_default();
     let href_for = move |status: &str| {
         let mut params = Vec::new();
         if !status.is_empty() {
@@ -63,6 +65,10 @@ fn Filters() -> impl IntoView {
         let r = repo();
         if !r.is_empty() {
             params.push(format!("repo={}", urlencode(&r)));
+        }
+        let q = search();
+        if !q.is_empty() {
+            params.push(format!("q={}", urlencode(&q)));
         }
         if params.is_empty() {
             "/".to_string()
@@ -110,6 +116,16 @@ fn Filters() -> impl IntoView {
                     data-testid="repo-filter"
                     class="w-40 rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
                 />
+                <label for="search-filter" class="sr-only">"Search prompts"</label>
+                <input
+                    id="search-filter"
+                    name="q"
+                    type="search"
+                    placeholder="search prompts"
+                    value=search
+                    data-testid="search-filter"
+                    class="w-40 rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
+                />
                 <button type="submit" class="rounded border border-slate-300 px-2 py-1 dark:border-slate-700">"Filter"</button>
             </form>
         </div>
@@ -128,8 +144,19 @@ fn urlencode(s: &str) -> String {
 }
 
 /// Whether a task belongs in a list with these filters.
-fn matches(task: &Task, status: Option<TaskStatus>, repo: Option<&str>) -> bool {
-    status.is_none_or(|s| task.status == s) && repo.is_none_or(|r| task.repo == r)
+fn matches(
+    task: &Task,
+    status: Option<TaskStatus>,
+    repo: Option<&str>,
+    search: Option<&str>,
+) -> bool {
+    status.is_none_or(|s| task.status == s)
+        && repo.is_none_or(|r| task.repo == r)
+        && search.is_none_or(|q| {
+            task.prompt
+                .to_lowercase()
+                .contains(&q.trim().to_lowercase())
+        })
 }
 
 #[component]
@@ -137,9 +164,35 @@ fn TaskTable(
     page: TaskPage,
     status: Option<TaskStatus>,
     repo: Option<String>,
+    search: Option<String>,
     first_page: bool,
 ) -> impl IntoView {
     let next_cursor = page.next_cursor.clone();
+    let counts = page.counts.clone();
+    // The next page keeps the filters.
+    let mut older = String::new();
+    if let Some(s) = status {
+        older.push_str(&format!("&status={s}"));
+    }
+    if let Some(r) = &repo {
+        older.push_str(&format!("&repo={}", urlencode(r)));
+    }
+    if let Some(q) = &search {
+        older.push_str(&format!("&q={}", urlencode(q)));
+    }
+    // Set in the browser only, so the server-rendered absolute times hydrate unchanged and then
+    // turn relative ("5 min ago"), refreshed every half minute.
+    let now = RwSignal::new(None::<i64>);
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            now.set(Some(js_sys::Date::now() as i64));
+            set_interval(
+                move || now.set(Some(js_sys::Date::now() as i64)),
+                std::time::Duration::from_secs(30),
+            );
+        }
+    });
     let view_state = RwSignal::new(TaskListView {
         tasks: page.tasks,
         last_event_id: page.last_event_id,
@@ -149,6 +202,7 @@ fn TaskTable(
     Effect::new(move |_| {
         let after = view_state.with_untracked(|v| v.last_event_id);
         let repo = repo.clone();
+        let search = search.clone();
         live::follow(
             format!("/api/events?after={after}"),
             &["task_created", "status_changed", "resync"],
@@ -163,7 +217,10 @@ fn TaskTable(
                 view_state.update(|v| {
                     let known = v.tasks.iter().any(|t| t.id == change.task.id);
                     // New tasks appear only on the first page and only when they match the filters.
-                    if known || (first_page && matches(&change.task, status, repo.as_deref())) {
+                    if known
+                        || (first_page
+                            && matches(&change.task, status, repo.as_deref(), search.as_deref()))
+                    {
                         v.apply(change);
                     } else {
                         v.last_event_id = v.last_event_id.max(change.event.id);
@@ -174,7 +231,17 @@ fn TaskTable(
         );
     });
     let tasks = move || view_state.with(|v| v.tasks.clone());
+    let summary = TaskStatus::ALL
+        .iter()
+        .filter_map(|s| {
+            counts
+                .get(s)
+                .map(|n| format!("{n} {}", s.as_str().replace('_', " ")))
+        })
+        .collect::<Vec<_>>()
+        .join(" · ");
     view! {
+        <p class="px-4 pt-2 text-xs text-slate-600 dark:text-slate-300" data-testid="status-counts">{summary}</p>
         <div class="px-4 py-2 text-xs text-slate-500 dark:text-slate-400" data-testid="connection" data-state=move || connection.get().label()>
             "updates: " {move || connection.get().label()}
         </div>
@@ -184,15 +251,12 @@ fn TaskTable(
         >
             <ul class="divide-y divide-slate-200 dark:divide-slate-800" data-testid="task-list">
                 <For each=tasks key=|t| (t.id, t.status, t.updated_at) let:task>
-                    <TaskRow task/>
+                    <TaskRow task now/>
                 </For>
             </ul>
         </Show>
         {next_cursor.map(|cursor| {
-            let mut href = format!("/?cursor={}", urlencode(&cursor));
-            if let Some(s) = status {
-                href.push_str(&format!("&status={s}"));
-            }
+            let href = format!("/?cursor={}{older}", urlencode(&cursor));
             view! {
                 <div class="border-t border-slate-200 px-4 py-3 text-right dark:border-slate-800">
                     <a href=href class="text-blue-700 underline dark:text-blue-300" data-testid="next-page">"Older tasks →"</a>
@@ -203,9 +267,14 @@ fn TaskTable(
 }
 
 #[component]
-fn TaskRow(task: Task) -> impl IntoView {
+fn TaskRow(task: Task, now: RwSignal<Option<i64>>) -> impl IntoView {
     let href = format!("/tasks/{}", task.id);
     let status = task.status;
+    let created = task.created_at;
+    let when = move || match now.get() {
+        Some(now) => crate::insights::relative_time(created.timestamp_millis(), now),
+        None => format_time(created),
+    };
     view! {
         <li data-testid="task-row" data-task-id=task.id.to_string() class="px-4 py-3 hover:bg-slate-50 dark:hover:bg-slate-800/50">
             <a href=href class="flex flex-col gap-1">
@@ -214,8 +283,8 @@ fn TaskRow(task: Task) -> impl IntoView {
                     <StatusBadge status=Signal::stored(status)/>
                 </div>
                 <p class="line-clamp-2 text-sm" data-testid="task-prompt">{task.prompt.clone()}</p>
-                <time class="text-xs text-slate-500 dark:text-slate-400" datetime=task.created_at.to_rfc3339()>
-                    {format_time(task.created_at)}
+                <time class="text-xs text-slate-500 dark:text-slate-400" datetime=task.created_at.to_rfc3339() title=format_time(task.created_at) data-testid="task-time">
+                    {when}
                 </time>
             </a>
         </li>

@@ -57,7 +57,7 @@ pub fn query_pairs(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, S
 
 fn parse_list_query(raw: Option<&str>) -> Result<ListTasksQuery, ApiError> {
     let mut query = ListTasksQuery::default();
-    for (key, value) in query_pairs(raw, &["status", "repo", "limit", "cursor"])? {
+    for (key, value) in query_pairs(raw, &["status", "repo", "q", "limit", "cursor"])? {
         match key.as_str() {
             "status" if !value.is_empty() => {
                 query.status = Some(TaskStatus::parse(&value).ok_or_else(|| {
@@ -70,6 +70,7 @@ fn parse_list_query(raw: Option<&str>) -> Result<ListTasksQuery, ApiError> {
                 })?);
             }
             "repo" if !value.is_empty() => query.repo = Some(value),
+            "q" if !value.trim().is_empty() => query.q = Some(value),
             "limit" => {
                 query.limit = Some(value.parse().map_err(|_| {
                     ApiError::field(
@@ -119,6 +120,7 @@ pub async fn create_task(
     params(
         ("status" = Option<TaskStatus>, Query, description = "Only tasks in this status"),
         ("repo" = Option<String>, Query, description = "Only tasks on this `owner/name`"),
+        ("q" = Option<String>, Query, description = "Only tasks whose prompt contains this text (case-insensitive)"),
         ("limit" = Option<u32>, Query, description = "Page size, 1–200 (default 50)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),

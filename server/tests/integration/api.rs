@@ -384,3 +384,55 @@ async fn tasks_and_history_survive_a_restart() {
         .collect();
     assert_eq!(seqs, [1, 2], "seq continues gap-free after a restart");
 }
+
+#[tokio::test]
+async fn search_matches_prompts_case_insensitively_and_counts_follow_the_filters() {
+    let app = TestApp::spawn("").await;
+    let a = app.create("Fix the FLAKY date test", "team/alpha").await;
+    app.create("Add a --version flag", "team/alpha").await;
+    app.create("flaky network retry", "team/beta").await;
+    app.create("100% coverage_report", "team/beta").await;
+    app.post_json(
+        &format!("/api/tasks/{}/cancel", a["id"].as_str().unwrap()),
+        &json!({}),
+    )
+    .await;
+
+    let page: Value = app.get("/api/tasks?q=flaky").await.json().await.unwrap();
+    let prompts: Vec<&str> = page["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["prompt"].as_str().unwrap())
+        .collect();
+    assert_eq!(prompts, ["flaky network retry", "Fix the FLAKY date test"]);
+    assert_eq!(page["counts"], json!({"queued": 1, "cancelled": 1}));
+
+    // Pattern characters are literal.
+    let page: Value = app.get("/api/tasks?q=100%25").await.json().await.unwrap();
+    assert_eq!(page["tasks"].as_array().unwrap().len(), 1);
+    let page: Value = app.get("/api/tasks?q=e_r").await.json().await.unwrap();
+    assert_eq!(
+        page["tasks"].as_array().unwrap().len(),
+        1,
+        "`_` is not a wildcard: only coverage_report"
+    );
+
+    let page: Value = app
+        .get("/api/tasks?q=flaky&repo=team/alpha&status=queued")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["tasks"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        page["counts"],
+        json!({"cancelled": 1}),
+        "counts ignore the status filter"
+    );
+    let all: Value = app.get("/api/tasks").await.json().await.unwrap();
+    assert_eq!(all["counts"], json!({"queued": 3, "cancelled": 1}));
+
+    let r = app.get(&format!("/api/tasks?q={}", "x".repeat(201))).await;
+    assert_eq!(r.status(), 400);
+}
