@@ -13,7 +13,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/amp-orchestrator/target
 BIN := $(CARGO_TARGET_DIR)/release/amp-orchestrator
 export AMP_BIN := $(BIN)
 
-.PHONY: run test setup setup-e2e build lint unit-test e2e fmt bench clean
+.PHONY: run test setup setup-e2e build lint unit-test e2e fmt bench size clean
 
 ## run: install prerequisites, build the release binary and dashboard, start on http://localhost:8080
 run: setup build
@@ -47,6 +47,15 @@ unit-test:
 
 e2e:
 	scripts/e2e.sh
+
+## bench: server time to render the list with 10,000 tasks (release build)
+bench: setup
+	cargo bench -p server --bench list_render
+
+## size: the release WASM bundle, raw and gzipped (target: <= 400 KB gzipped)
+size: build
+	@for f in target/site/pkg/amp-orchestrator.wasm target/site/pkg/amp-orchestrator.js target/site/pkg/amp-orchestrator.css; do \
+		printf '%-40s %9d bytes raw %9d bytes gzip -9\n' $$f $$(wc -c < $$f) $$(gzip -9 -c $$f | wc -c); done
 
 fmt:
 	cargo fmt --all

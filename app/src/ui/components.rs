@@ -38,8 +38,30 @@ pub fn StatusBadge(#[prop(into)] status: Signal<TaskStatus>) -> impl IntoView {
     }
 }
 
+/// `2026-11-21 12:34:56 UTC`. Written by hand: chrono's strftime machinery would add tens of
+/// kilobytes to the WASM bundle for three formats.
 pub fn format_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// `12:34:56`.
+pub fn clock_time(t: DateTime<Utc>) -> String {
+    use chrono::Timelike;
+    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+}
+
+/// `2026-11-21T12:34:56Z`, for `datetime` attributes.
+pub fn iso_time(t: DateTime<Utc>) -> String {
+    format_time(t).replacen(' ', "T", 1).replace(" UTC", "Z")
 }
 
 /// An error from the server, or a login prompt when that is what it means.

@@ -2,7 +2,7 @@
 
 use super::{
     api::{self, CreateTask},
-    components::{format_time, ErrorNotice, StatusBadge},
+    components::{format_time, iso_time, ErrorNotice, StatusBadge},
     live::{self, Connection},
 };
 use crate::{
@@ -283,7 +283,7 @@ fn TaskRow(task: Task, now: RwSignal<Option<i64>>) -> impl IntoView {
                     <StatusBadge status=Signal::stored(status)/>
                 </div>
                 <p class="line-clamp-2 text-sm" data-testid="task-prompt">{task.prompt.clone()}</p>
-                <time class="text-xs text-slate-500 dark:text-slate-400" datetime=task.created_at.to_rfc3339() title=format_time(task.created_at) data-testid="task-time">
+                <time class="text-xs text-slate-500 dark:text-slate-400" datetime=iso_time(task.created_at) title=format_time(task.created_at) data-testid="task-time">
                     {when}
                 </time>
             </a>

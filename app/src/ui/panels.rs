@@ -21,7 +21,7 @@ pub fn Timeline(insights: Memo<Insights>) -> impl IntoView {
                         StepState::Active => "rounded-full bg-blue-600 px-3 py-1 text-white animate-pulse",
                         StepState::Failed => "rounded-full bg-red-100 px-3 py-1 text-red-900 dark:bg-red-900 dark:text-red-100",
                     }
-                    title=step.at.to_rfc3339()
+                    title=super::components::format_time(step.at)
                 >
                     {step.label.clone()}
                 </li>

@@ -3,7 +3,7 @@
 
 use super::{
     api::{self, CancelTask, TaskWithEvents},
-    components::{format_time, ErrorNotice, StatusBadge},
+    components::{clock_time, format_time, iso_time, ErrorNotice, StatusBadge},
     live::{self, Connection},
     panels::{CiRounds, Resources, Timeline, Usage},
 };
@@ -293,7 +293,7 @@ fn EventRow(env: EventEnvelope) -> impl IntoView {
     view! {
         <li class="flex gap-3 px-4 py-1.5" data-testid="event" data-kind=kind data-seq=env.seq>
             <span class="w-10 shrink-0 text-right text-slate-400">{env.seq}</span>
-            <time class="shrink-0 text-slate-500 dark:text-slate-400" datetime=env.at.to_rfc3339()>{env.at.format("%H:%M:%S").to_string()}</time>
+            <time class="shrink-0 text-slate-500 dark:text-slate-400" datetime=iso_time(env.at)>{clock_time(env.at)}</time>
             <span class="shrink-0 text-slate-500 dark:text-slate-400">{kind}</span>
             <span class="whitespace-pre-wrap break-all">{text}</span>
         </li>
