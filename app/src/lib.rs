@@ -4,6 +4,7 @@
 //!   the server, the browser and Rust integrations. With no features, this crate is just these
 //!   models plus [`validate`] and [`reducer`]: serde, no Leptos.
 //! - [`validate`]: input rules for new tasks, shared by API, server functions and the form.
+//! - [`describe`]: one line of text per event (the page's event list, the downloadable log).
 //! - [`insights`]: the timeline, CI rounds, usage and samples derived from a task's events.
 //! - [`reducer`]: pure folds of event streams into view state (unit-tested natively).
 //! - `backend` (feature `ssr`): the trait through which server functions reach the server.
@@ -12,6 +13,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod describe;
 pub mod insights;
 pub mod model;
 pub mod reducer;

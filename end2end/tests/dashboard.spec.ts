@@ -141,3 +141,31 @@ test("search, counts per status, and relative times", async ({ page, request }) 
   await expect(page).toHaveURL(new RegExp(`q=${marker.toUpperCase()}`));
   await expect(list.rows).toHaveCount(1);
 });
+
+test("a finished task can be retried, its log downloaded and its events filtered", async ({ page, request }) => {
+  const task = await createViaApi(request, `retry me ${Date.now()}`, "octo/retry");
+  await request.post(`/api/tasks/${task.id}/cancel`);
+  const taskPage = new TaskPage(page);
+  await taskPage.goto(task.id);
+  await expect(page.getByTestId("elapsed")).toHaveText(/^\d+s$/);
+
+  // The download is the whole history as text.
+  const href = await page.getByTestId("download-log").getAttribute("href");
+  const log = await (await request.get(href!)).text();
+  expect(log).toContain("task_created");
+  expect(log).toContain("queued → cancelled: cancelled by user");
+
+  // Filtering narrows the list; the list follows new events by default.
+  await expect(taskPage.events).toHaveCount(2);
+  await page.getByTestId("event-filter").fill("cancelled");
+  await expect(taskPage.events).toHaveCount(1);
+  await expect(page.getByTestId("follow-state")).toHaveAttribute("data-following", "true");
+
+  // Retry asks first, then opens a new task with the same prompt.
+  page.once("dialog", (d) => d.accept());
+  await page.getByTestId("retry-button").click();
+  await expect(page).not.toHaveURL(new RegExp(task.id));
+  await expect(page).toHaveURL(/\/tasks\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId("task-prompt")).toHaveText(/^retry me /);
+  await expect(taskPage.status).toHaveAttribute("data-status", "queued");
+});

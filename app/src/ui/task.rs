@@ -2,13 +2,13 @@
 //! followed live from the last event shown.
 
 use super::{
-    api::{self, CancelTask, TaskWithEvents},
+    api::{self, CancelTask, CreateTask, TaskWithEvents},
     components::{clock_time, format_time, iso_time, ErrorNotice, StatusBadge},
     live::{self, Connection},
     panels::{CiRounds, Resources, Timeline, Usage},
 };
 use crate::{
-    model::{CiVerdict, EventEnvelope, LogStream, TaskEvent, TaskStatus},
+    model::{EventEnvelope, TaskEvent, TaskStatus},
     reducer::TaskView,
 };
 use leptos::prelude::*;
@@ -75,7 +75,67 @@ fn TaskDetailView(detail: TaskWithEvents) -> impl IntoView {
     });
     let cancel = ServerAction::<CancelTask>::new();
     let cancel_error = move || cancel.value().get().and_then(|r| r.err());
-    let events = move || state.with(|v| v.events.clone());
+    let retry = ServerAction::<CreateTask>::new();
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(task)) = retry.value().get() {
+            navigate(&format!("/tasks/{}", task.id), Default::default());
+        }
+    });
+    let retry_error = move || retry.value().get().and_then(|r| r.err());
+
+    // Browser only: a clock for the elapsed time (the server renders created → last change).
+    let now = RwSignal::new(None::<i64>);
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            now.set(Some(js_sys::Date::now() as i64));
+            set_interval(
+                move || now.set(Some(js_sys::Date::now() as i64)),
+                std::time::Duration::from_secs(1),
+            );
+        }
+    });
+    let elapsed = move || {
+        task().map(|t| {
+            let end = match now.get() {
+                Some(n) if !t.status.is_terminal() => n,
+                _ => t.updated_at.timestamp_millis(),
+            };
+            human_duration((end - t.created_at.timestamp_millis()).max(0) / 1000)
+        })
+    };
+
+    // The event list: filtered by the search box, following new events unless the reader
+    // scrolled up to read.
+    let filter = RwSignal::new(String::new());
+    let events = move || {
+        let needle = filter.get().to_lowercase();
+        state.with(|v| {
+            v.events
+                .iter()
+                .filter(|e| {
+                    needle.is_empty()
+                        || crate::describe::describe(&e.event)
+                            .to_lowercase()
+                            .contains(&needle)
+                        || e.event.kind().contains(&needle)
+                })
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    let follow = RwSignal::new(true);
+    let list_ref = NodeRef::<leptos::html::Ol>::new();
+    Effect::new(move |_| {
+        let count = state.with(|v| v.events.len());
+        if follow.get_untracked() {
+            if let Some(list) = list_ref.get() {
+                list.set_scroll_top(list.scroll_height());
+            }
+        }
+        count
+    });
 
     view! {
         <article class="grid gap-6" data-testid="task-page" data-task-id=task_id.to_string()>
@@ -89,6 +149,31 @@ fn TaskDetailView(detail: TaskWithEvents) -> impl IntoView {
                         <span class="text-xs text-slate-500 dark:text-slate-400" data-testid="connection" data-state=move || connection.get().label()>
                             {move || connection.get().label()}
                         </span>
+                        <span class="text-xs text-slate-500 dark:text-slate-400" data-testid="elapsed" title="elapsed">{elapsed}</span>
+                        <a href=format!("/api/tasks/{task_id}/log") download data-testid="download-log"
+                            class="rounded-md border border-slate-300 px-3 py-1 text-sm dark:border-slate-700">"Download log"</a>
+                        <Show when=move || status.get().is_terminal()>
+                            <button
+                                type="button"
+                                data-testid="retry-button"
+                                class="rounded-md border border-blue-300 px-3 py-1 text-sm text-blue-700 hover:bg-blue-50 dark:border-blue-800 dark:text-blue-300 dark:hover:bg-blue-950"
+                                on:click=move |_| {
+                                    if let Some(t) = task() {
+                                        if live::confirm("Run this task again as a new task?") {
+                                            retry.dispatch(CreateTask {
+                                                prompt: t.prompt,
+                                                repo: t.repo,
+                                                base_branch: t.base_branch,
+                                                agent: t.agent,
+                                                max_iterations: t.max_iterations.map(|n| n.to_string()),
+                                            });
+                                        }
+                                    }
+                                }
+                            >
+                                "Retry"
+                            </button>
+                        </Show>
                         <Show when=move || !status.get().is_terminal()>
                             <button
                                 type="button"
@@ -127,15 +212,33 @@ fn TaskDetailView(detail: TaskWithEvents) -> impl IntoView {
                 {move || task().and_then(|t| t.error).map(|e| view! {
                     <p class="mt-3 rounded bg-red-50 p-2 text-sm text-red-800 dark:bg-red-950 dark:text-red-200" data-testid="task-error">{e}</p>
                 })}
-                {move || cancel_error().map(|error| view! { <div class="mt-3"><ErrorNotice error/></div> })}
+                {move || cancel_error().or_else(retry_error).map(|error| view! { <div class="mt-3"><ErrorNotice error/></div> })}
             </header>
             <Timeline insights/>
             <CiRounds insights/>
             <Usage insights/>
             <Resources insights/>
             <section aria-labelledby="events-heading" class="rounded-lg border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
-                <h2 id="events-heading" class="border-b border-slate-200 px-4 py-3 text-lg font-semibold dark:border-slate-800">"Events"</h2>
-                <ol class="divide-y divide-slate-100 font-mono text-sm dark:divide-slate-800" data-testid="event-list">
+                <div class="flex flex-wrap items-center justify-between gap-2 border-b border-slate-200 px-4 py-3 dark:border-slate-800">
+                    <h2 id="events-heading" class="text-lg font-semibold">"Events"</h2>
+                    <div class="flex items-center gap-2 text-sm">
+                        <label for="event-filter" class="sr-only">"Filter events"</label>
+                        <input id="event-filter" type="search" placeholder="filter events" data-testid="event-filter"
+                            class="w-48 rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
+                            prop:value=filter on:input=move |ev| filter.set(event_target_value(&ev))/>
+                        <span data-testid="follow-state" data-following=move || follow.get().to_string() class="text-xs text-slate-500 dark:text-slate-400">
+                            {move || if follow.get() { "following" } else { "paused (scroll to the end to follow)" }}
+                        </span>
+                    </div>
+                </div>
+                <ol node_ref=list_ref
+                    on:scroll=move |_| {
+                        if let Some(list) = list_ref.get() {
+                            // Following while the end is in view; reading further up pauses it.
+                            follow.set(list.scroll_top() + list.client_height() >= list.scroll_height() - 24);
+                        }
+                    }
+                    class="max-h-[36rem] divide-y divide-slate-100 overflow-auto font-mono text-sm dark:divide-slate-800" data-testid="event-list">
                     <For each=events key=|e| e.seq let:env>
                         <EventRow env/>
                     </For>
@@ -145,151 +248,10 @@ fn TaskDetailView(detail: TaskWithEvents) -> impl IntoView {
     }
 }
 
-fn short_sha(s: &str) -> &str {
-    s.get(..12).unwrap_or(s)
-}
-
 #[component]
 fn EventRow(env: EventEnvelope) -> impl IntoView {
     let kind = env.event.kind();
-    let text = match &env.event {
-        TaskEvent::TaskCreated { task } => format!("task created on {}", task.repo),
-        TaskEvent::StatusChanged { from, to, reason } => match reason {
-            Some(r) => format!("{from} → {to}: {r}"),
-            None => format!("{from} → {to}"),
-        },
-        TaskEvent::Log { stream, line } => {
-            let tag = match stream {
-                LogStream::Stdout => "out",
-                LogStream::Stderr => "err",
-                LogStream::System => "sys",
-            };
-            format!("[{tag}] {line}")
-        }
-        TaskEvent::LogTruncated { dropped, reason } => {
-            format!("… {dropped} lines not recorded: {reason}")
-        }
-        TaskEvent::BranchCreated {
-            branch,
-            base,
-            base_sha,
-        } => {
-            format!("branch {branch} from {base} ({})", short_sha(base_sha))
-        }
-        TaskEvent::ContainerCreated {
-            container_id,
-            image,
-        } => {
-            format!("container {} from {image}", short_sha(container_id))
-        }
-        TaskEvent::ContainerStarted { container_id } => {
-            format!("container {} started", short_sha(container_id))
-        }
-        TaskEvent::ContainerRemoved { container_id, kept } => {
-            let what = if *kept {
-                "kept for debugging"
-            } else {
-                "removed"
-            };
-            format!("container {} {what}", short_sha(container_id))
-        }
-        TaskEvent::ContainerStats {
-            cpu_percent,
-            memory_bytes,
-            ..
-        } => {
-            format!("cpu {cpu_percent:.0}% · memory {} MiB", memory_bytes >> 20)
-        }
-        TaskEvent::AgentTurnStarted {
-            turn,
-            agent,
-            follow_up,
-        } => {
-            let what = if *follow_up { "follow-up" } else { "first" };
-            format!("{agent} turn {turn} ({what})")
-        }
-        TaskEvent::AgentSession { session_id } => format!("session {session_id}"),
-        TaskEvent::AgentMessage { text } => text.clone(),
-        TaskEvent::AgentToolUse { name, input, .. } => format!("{name} {input}"),
-        TaskEvent::AgentToolResult {
-            output, is_error, ..
-        } => {
-            if *is_error {
-                format!("error: {output}")
-            } else {
-                output.clone()
-            }
-        }
-        TaskEvent::AgentTurnFinished {
-            turn,
-            ok,
-            reason,
-            summary,
-            duration_ms,
-            ..
-        } => {
-            let outcome = if *ok {
-                "done".to_string()
-            } else {
-                format!("failed: {}", reason.as_deref().unwrap_or("unknown"))
-            };
-            let summary = summary
-                .as_deref()
-                .map(|s| format!(" — {s}"))
-                .unwrap_or_default();
-            format!(
-                "turn {turn} {outcome} in {:.1}s{summary}",
-                *duration_ms as f64 / 1000.0
-            )
-        }
-        TaskEvent::Committed { sha, message } => format!("committed {} {message}", short_sha(sha)),
-        TaskEvent::Pushed { branch, sha } => format!("pushed {branch} at {}", short_sha(sha)),
-        TaskEvent::CiRoundStarted { round, sha } => {
-            format!("CI round {round} on {}", short_sha(sha))
-        }
-        TaskEvent::CiWaiting { waiting, .. } => format!("waiting for {}", waiting.join(", ")),
-        TaskEvent::CiRoundFinished {
-            round,
-            verdict,
-            checks,
-            ..
-        } => {
-            let failed: Vec<&str> = checks
-                .iter()
-                .filter(|c| !matches!(c.conclusion.as_str(), "success" | "neutral" | "skipped"))
-                .map(|c| c.name.as_str())
-                .collect();
-            let verdict = match verdict {
-                CiVerdict::Green => "green ✓".to_string(),
-                CiVerdict::Red => format!("red ✗ ({})", failed.join(", ")),
-                CiVerdict::NoChecks => "no checks".to_string(),
-                CiVerdict::TimedOut => "timed out".to_string(),
-            };
-            format!("CI round {round}: {verdict}")
-        }
-        TaskEvent::CiRerun { checks, reason, .. } => {
-            format!("re-running {} ({reason})", checks.join(", "))
-        }
-        TaskEvent::CiFeedback {
-            round,
-            text,
-            truncated,
-        } => {
-            let cut = if *truncated { " (cut to fit)" } else { "" };
-            format!("feedback for round {round}{cut}:\n{text}")
-        }
-        TaskEvent::PullRequestOpened { number, url, draft } => {
-            let kind = if *draft {
-                "draft pull request"
-            } else {
-                "pull request"
-            };
-            format!("{kind} #{number} opened: {url}")
-        }
-        TaskEvent::PullRequestReady { number, .. } => {
-            format!("pull request #{number} ready for review")
-        }
-    };
+    let text = crate::describe::describe(&env.event);
     view! {
         <li class="flex gap-3 px-4 py-1.5" data-testid="event" data-kind=kind data-seq=env.seq>
             <span class="w-10 shrink-0 text-right text-slate-400">{env.seq}</span>
@@ -297,5 +259,14 @@ fn EventRow(env: EventEnvelope) -> impl IntoView {
             <span class="shrink-0 text-slate-500 dark:text-slate-400">{kind}</span>
             <span class="whitespace-pre-wrap break-all">{text}</span>
         </li>
+    }
+}
+
+/// `42s`, `3m 05s`, `2h 10m`.
+fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
+        s => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
     }
 }

@@ -25,6 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_task, list_tasks))
         .routes(routes!(get_task))
         .routes(routes!(cancel_task))
+        .routes(routes!(task_log))
         .routes(routes!(sse::task_events))
         .routes(routes!(sse::all_events))
         .routes(routes!(super::webhook::receive))
@@ -195,4 +196,48 @@ mod tests {
             assert_eq!(e.code, ErrorCode::BadRequest);
         }
     }
+}
+
+/// The task's whole history as plain text, one line per event, for download.
+#[utoipa::path(
+    get, path = "/api/tasks/{id}/log", tag = "tasks",
+    params(("id" = String, Path, description = "Task id")),
+    responses(
+        (status = 200, description = "`text/plain` attachment: `<time> <type> <text>` per event", content_type = "text/plain"),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+    )
+)]
+pub async fn task_log(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let id = parse_task_id(&id)?;
+    let events = state.tasks.task_events(id, 0).await?;
+    let mut text = String::new();
+    for env in &events {
+        let line = app::describe::describe(&env.event);
+        for (i, part) in line.lines().enumerate() {
+            if i == 0 {
+                text.push_str(&format!(
+                    "{} {:<20} {part}\n",
+                    env.at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                    env.event.kind()
+                ));
+            } else {
+                text.push_str(&format!("{:<45}{part}\n", ""));
+            }
+        }
+    }
+    let disposition = format!("attachment; filename=\"task-{id}.log\"");
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        text,
+    ))
 }

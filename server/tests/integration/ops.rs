@@ -66,6 +66,7 @@ async fn openapi_describes_exactly_the_rest_routes() {
         ("GET", "/api/tasks"),
         ("GET", "/api/tasks/{id}"),
         ("POST", "/api/tasks/{id}/cancel"),
+        ("GET", "/api/tasks/{id}/log"),
         ("GET", "/api/tasks/{id}/events"),
         ("GET", "/api/events"),
         ("POST", "/api/github/webhook"),
@@ -444,4 +445,43 @@ async fn webhooks_need_a_valid_signature_and_duplicates_are_ignored() {
         if last == '0' { '1' } else { '0' }
     );
     assert_eq!(deliver(Some(bad), "d-3").await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn the_full_log_downloads_as_text() {
+    let app = TestApp::spawn("").await;
+    let id = app.create("log me", "a/b").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post_json(&format!("/api/tasks/{id}/cancel"), &json!({}))
+        .await;
+    let r = app.get(&format!("/api/tasks/{id}/log")).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains(&format!("task-{id}.log")));
+    let text = r.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains("task_created") && lines[0].contains("task created on a/b"),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("status_changed")
+            && lines[1].ends_with("queued → cancelled: cancelled by user"),
+        "{text}"
+    );
+    assert_eq!(
+        app.get("/api/tasks/0190a4d2-0000-7000-8000-000000000000/log")
+            .await
+            .status(),
+        404
+    );
 }
