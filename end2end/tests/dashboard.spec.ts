@@ -169,3 +169,16 @@ test("a finished task can be retried, its log downloaded and its events filtered
   await expect(page.getByTestId("task-prompt")).toHaveText(/^retry me /);
   await expect(taskPage.status).toHaveAttribute("data-status", "queued");
 });
+
+test("Ctrl+Enter submits, and the form remembers recent repositories", async ({ page }) => {
+  const list = new TaskListPage(page);
+  await list.goto();
+  const repo = `recent/repo-${Date.now()}`;
+  await list.repo.fill(repo);
+  await list.prompt.fill("submitted from the keyboard");
+  await list.prompt.press("Control+Enter");
+  await expect(page).toHaveURL(/\/tasks\/[0-9a-f-]{36}$/);
+  await list.goto();
+  await expect(page.locator(`#recent-repos option[value="${repo}"]`)).toHaveCount(1);
+  await expect(list.repo).toHaveAttribute("list", "recent-repos");
+});

@@ -316,13 +316,17 @@ fn NewTaskForm() -> impl IntoView {
     // The server's answer: go to the new task, or show its error next to the field.
     let navigate = use_navigate();
     Effect::new(move |_| match create.value().get() {
-        Some(Ok(task)) => navigate(&format!("/tasks/{}", task.id), Default::default()),
+        Some(Ok(task)) => {
+            live::remember_repo(&task.repo);
+            navigate(&format!("/tasks/{}", task.id), Default::default())
+        }
         Some(Err(e)) => errors.set(vec![e]),
         None => {}
     });
 
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let recent = RwSignal::new(Vec::<String>::new());
+    Effect::new(move |_| recent.set(live::recent_repos()));
+    let submit = move || {
         let request = validate::normalize(CreateTaskRequest {
             prompt: prompt.get_untracked(),
             repo: repo.get_untracked(),
@@ -347,15 +351,29 @@ fn NewTaskForm() -> impl IntoView {
             max_iterations: Some(max_iterations.get_untracked()),
         });
     };
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        submit();
+    };
+    // Ctrl+Enter (Cmd+Enter on a Mac) submits from anywhere in the form.
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if (ev.ctrl_key() || ev.meta_key()) && ev.key() == "Enter" {
+            ev.prevent_default();
+            submit();
+        }
+    };
     let create_url = <CreateTask as leptos::server_fn::ServerFn>::url();
     let input_class = "w-full rounded-md border border-slate-300 bg-white px-3 py-2 dark:border-slate-700 dark:bg-slate-950";
     view! {
         <section aria-labelledby="new-task-heading" class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900">
             <h2 id="new-task-heading" class="mb-3 text-lg font-semibold">"New task"</h2>
-            <form method="post" action=create_url on:submit=on_submit class="grid gap-3" data-testid="new-task-form" novalidate>
+            <form method="post" action=create_url on:submit=on_submit on:keydown=on_keydown class="grid gap-3" data-testid="new-task-form" novalidate>
                 <div class="grid gap-1">
                     <label for="repo" class="text-sm font-medium">"Repository"</label>
-                    <input id="repo" name="repo" class=input_class placeholder="owner/name" autocomplete="off"
+                    <datalist id="recent-repos">
+                        {move || recent.get().into_iter().map(|r| view! { <option value=r></option> }).collect_view()}
+                    </datalist>
+                    <input id="repo" name="repo" class=input_class placeholder="owner/name" autocomplete="off" list="recent-repos"
                         data-testid="repo-input" aria-describedby="repo-error"
                         prop:value=repo on:input=move |ev| repo.set(event_target_value(&ev))/>
                     <FieldError id="repo-error" message=field_error("repo")/>

@@ -93,3 +93,39 @@ pub fn confirm(message: &str) -> bool {
     #[allow(unreachable_code)]
     true
 }
+
+/// localStorage key of the create form's recent repositories.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const RECENT_REPOS_KEY: &str = "amp-orchestrator.recent-repos";
+/// How many recent repositories the form remembers.
+pub const RECENT_REPOS: usize = 8;
+
+/// The repositories this browser created tasks for, most recent first (empty on the server).
+pub fn recent_repos() -> Vec<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let stored = web_sys::window()
+            .and_then(|w| w.local_storage().ok().flatten())
+            .and_then(|s| s.get_item(RECENT_REPOS_KEY).ok().flatten());
+        if let Some(json) = stored {
+            return serde_json::from_str(&json).unwrap_or_default();
+        }
+    }
+    Vec::new()
+}
+
+/// Puts `repo` first in the remembered list and returns the new list.
+#[allow(unused_variables)]
+pub fn remember_repo(repo: &str) -> Vec<String> {
+    let mut repos = recent_repos();
+    repos.retain(|r| r != repo);
+    repos.insert(0, repo.to_string());
+    repos.truncate(RECENT_REPOS);
+    #[cfg(feature = "hydrate")]
+    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        if let Ok(json) = serde_json::to_string(&repos) {
+            let _ = storage.set_item(RECENT_REPOS_KEY, &json);
+        }
+    }
+    repos
+}
