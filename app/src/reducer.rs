@@ -2,6 +2,7 @@
 //! calls these on every SSE message, and native unit tests call them on hand-made histories.
 
 use crate::model::{EventEnvelope, Task, TaskChange, TaskEvent, TaskStatus};
+use std::collections::BTreeMap;
 
 /// What the task page knows: the task and its event history so far.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -101,6 +102,24 @@ impl TaskListView {
             .unwrap_or(self.tasks.len());
         self.tasks.insert(pos, task);
         true
+    }
+}
+
+/// Keeps per-status counts in step with a live change (whether or not the task is on the page):
+/// a creation adds one to its status, a status change moves one from `from` to `to`.
+pub fn count_change(counts: &mut BTreeMap<TaskStatus, u64>, change: &TaskChange) {
+    match &change.event.event {
+        TaskEvent::TaskCreated { task } => *counts.entry(task.status).or_default() += 1,
+        TaskEvent::StatusChanged { from, to, .. } => {
+            if let Some(n) = counts.get_mut(from) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    counts.remove(from);
+                }
+            }
+            *counts.entry(*to).or_default() += 1;
+        }
+        _ => {}
     }
 }
 
@@ -204,6 +223,43 @@ mod tests {
         assert_eq!(
             (t.pr_number, t.pr_url.as_deref()),
             (Some(7), Some("https://x/pull/7"))
+        );
+    }
+
+    #[test]
+    fn counts_follow_creations_and_status_changes() {
+        let mut counts = BTreeMap::from([(TaskStatus::Queued, 1)]);
+        let t = task(2, 20);
+        let created = TaskChange {
+            event: env(
+                5,
+                1,
+                TaskEvent::TaskCreated {
+                    task: Box::new(t.clone()),
+                },
+            ),
+            task: t.clone(),
+        };
+        count_change(&mut counts, &created);
+        assert_eq!(counts, BTreeMap::from([(TaskStatus::Queued, 2)]));
+        let moved = TaskChange {
+            event: env(
+                6,
+                2,
+                TaskEvent::StatusChanged {
+                    from: TaskStatus::Queued,
+                    to: TaskStatus::Cancelled,
+                    reason: None,
+                },
+            ),
+            task: t,
+        };
+        count_change(&mut counts, &moved);
+        count_change(&mut counts, &moved.clone());
+        assert_eq!(
+            counts,
+            BTreeMap::from([(TaskStatus::Cancelled, 2)]),
+            "empty statuses disappear"
         );
     }
 

@@ -133,13 +133,19 @@ test("search, counts per status, and relative times", async ({ page, request }) 
   await expect(page.getByTestId("status-counts")).toHaveText("1 queued");
   // Hydrated: absolute server-rendered times turn relative.
   await expect(list.row(hit.id).getByTestId("task-time")).toHaveText("just now");
+  // Counts follow live changes.
+  await list.waitLive();
+  await request.post(`/api/tasks/${hit.id}/cancel`);
+  await expect(page.getByTestId("status-counts")).toHaveText("1 cancelled");
+  await createViaApi(request, `another ${marker}`, "search/two");
+  await expect(page.getByTestId("status-counts")).toHaveText("1 queued · 1 cancelled");
 
   // The search box drives the same filter (a GET form: works without JavaScript too).
   await list.goto();
   await page.getByTestId("search-filter").fill(marker.toUpperCase());
   await page.getByTestId("search-filter").press("Enter");
   await expect(page).toHaveURL(new RegExp(`q=${marker.toUpperCase()}`));
-  await expect(list.rows).toHaveCount(1);
+  await expect(list.rows).toHaveCount(2);
 });
 
 test("a finished task can be retried, its log downloaded and its events filtered", async ({ page, request }) => {

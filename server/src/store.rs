@@ -292,6 +292,33 @@ impl Store {
 
     /// Tasks newest first, at most `filter.limit`.
     pub async fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        list_tasks_on(&mut conn, filter).await
+    }
+
+    /// One page of the list as of a single moment: the newest event id, the tasks and the
+    /// per-status counts, read in one transaction so a change cannot fall between them (a client
+    /// then follows changes after that event id and counts nothing twice).
+    pub async fn list_page(
+        &self,
+        filter: &TaskFilter,
+    ) -> Result<(i64, Vec<Task>, Vec<(TaskStatus, i64)>), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM task_events")
+            .fetch_one(&mut *tx)
+            .await?;
+        let tasks = list_tasks_on(&mut tx, filter).await?;
+        let counts = count_matching_on(&mut tx, filter).await?;
+        tx.commit().await?;
+        Ok((last.unwrap_or(0), tasks, counts))
+    }
+}
+
+async fn list_tasks_on(
+    conn: &mut sqlx::SqliteConnection,
+    filter: &TaskFilter,
+) -> Result<Vec<Task>, StoreError> {
+    {
         // Built from fixed fragments only; every value is bound.
         let mut sql = String::from("SELECT * FROM tasks WHERE 1 = 1");
         let mut n = 0;
@@ -336,11 +363,13 @@ impl Store {
         }
         let rows = query
             .bind(i64::from(filter.limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?;
         rows.iter().map(task_from_row).collect()
     }
+}
 
+impl Store {
     /// Events of one task with `seq > after`, oldest first, at most `limit`.
     pub async fn events_after(
         &self,
@@ -529,6 +558,16 @@ impl Store {
         &self,
         filter: &TaskFilter,
     ) -> Result<Vec<(TaskStatus, i64)>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        count_matching_on(&mut conn, filter).await
+    }
+}
+
+async fn count_matching_on(
+    conn: &mut sqlx::SqliteConnection,
+    filter: &TaskFilter,
+) -> Result<Vec<(TaskStatus, i64)>, StoreError> {
+    {
         let mut sql = String::from("SELECT status, COUNT(*) AS n FROM tasks WHERE 1 = 1");
         if filter.repo.is_some() {
             sql.push_str(" AND repo = $1");
@@ -545,7 +584,7 @@ impl Store {
         if let Some(search) = &filter.search {
             query = query.bind(like_pattern(search));
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&mut *conn).await?;
         rows.iter()
             .map(|row| {
                 let status: String = row.try_get("status")?;
@@ -555,7 +594,9 @@ impl Store {
             })
             .collect()
     }
+}
 
+impl Store {
     /// How many tasks are in each status (statuses with none are absent).
     pub async fn count_by_status(&self) -> Result<Vec<(TaskStatus, i64)>, StoreError> {
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")

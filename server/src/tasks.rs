@@ -156,7 +156,6 @@ impl Backend for TaskService {
         // Read the stream position first: a change racing this read is then either in the page
         // or after `last_event_id` (or both — applying a snapshot twice is harmless).
         let store = self.hub.store();
-        let last_event_id = store.last_event_id().await.map_err(store_error)?;
         let search = query
             .q
             .map(|q| q.trim().to_string())
@@ -175,11 +174,9 @@ impl Backend for TaskService {
             before,
             limit: limit + 1,
         };
-        let mut tasks = store.list_tasks(&filter).await.map_err(store_error)?;
-        let counts = store
-            .count_matching(&filter)
-            .await
-            .map_err(store_error)?
+        let (last_event_id, mut tasks, counts) =
+            store.list_page(&filter).await.map_err(store_error)?;
+        let counts = counts
             .into_iter()
             .map(|(status, n)| (status, u64::try_from(n).unwrap_or(0)))
             .collect();

@@ -168,7 +168,7 @@ fn TaskTable(
     first_page: bool,
 ) -> impl IntoView {
     let next_cursor = page.next_cursor.clone();
-    let counts = page.counts.clone();
+    let counts = RwSignal::new(page.counts.clone());
     // The next page keeps the filters.
     let mut older = String::new();
     if let Some(s) = status {
@@ -214,6 +214,10 @@ fn TaskTable(
                 let Ok(change) = serde_json::from_str::<TaskChange>(&data) else {
                     return;
                 };
+                // Counts cover every task matching the repo and search filters, on this page or not.
+                if matches(&change.task, None, repo.as_deref(), search.as_deref()) {
+                    counts.update(|c| crate::reducer::count_change(c, &change));
+                }
                 view_state.update(|v| {
                     let known = v.tasks.iter().any(|t| t.id == change.task.id);
                     // New tasks appear only on the first page and only when they match the filters.
@@ -231,15 +235,18 @@ fn TaskTable(
         );
     });
     let tasks = move || view_state.with(|v| v.tasks.clone());
-    let summary = TaskStatus::ALL
-        .iter()
-        .filter_map(|s| {
-            counts
-                .get(s)
-                .map(|n| format!("{n} {}", s.as_str().replace('_', " ")))
+    let summary = move || {
+        counts.with(|c| {
+            TaskStatus::ALL
+                .iter()
+                .filter_map(|s| {
+                    c.get(s)
+                        .map(|n| format!("{n} {}", s.as_str().replace('_', " ")))
+                })
+                .collect::<Vec<_>>()
+                .join(" · ")
         })
-        .collect::<Vec<_>>()
-        .join(" · ");
+    };
     view! {
         <p class="px-4 pt-2 text-xs text-slate-600 dark:text-slate-300" data-testid="status-counts">{summary}</p>
         <div class="px-4 py-2 text-xs text-slate-500 dark:text-slate-400" data-testid="connection" data-state=move || connection.get().label()>
