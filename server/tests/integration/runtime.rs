@@ -219,9 +219,11 @@ async fn a_first_turn_that_changes_nothing_fails_with_no_changes() {
 
 #[tokio::test]
 async fn container_is_hardened_limited_labelled_and_holds_no_forge_token() {
-    let w = WorkerApp::start("").await;
+    // Generous limits: the task must still be running when the test cancels it, however slow
+    // the machine.
+    let w = WorkerApp::start("agent:\n  turn_timeout: 300s\n  idle_timeout: 300s\n").await;
     let id = w
-        .create("ENV GITHUB_TOKEN\nENV AMP_API_KEY\nWRITE a.txt x\nSLEEP 30")
+        .create("ENV GITHUB_TOKEN\nENV AMP_API_KEY\nWRITE a.txt x\nSLEEP 240")
         .await;
     w.wait_for(&id, &["running"], LONG).await;
     let container = loop {
@@ -358,7 +360,7 @@ async fn cancelling_a_running_task_stops_it_promptly_and_leaves_nothing_behind()
     let task: Value = r.json().await.unwrap();
     assert_eq!(task["status"], "cancelled");
     assert!(
-        started.elapsed() < Duration::from_secs(15),
+        started.elapsed() < Duration::from_secs(30),
         "cancel took {:?}",
         started.elapsed()
     );
@@ -375,20 +377,29 @@ async fn cancelling_a_running_task_stops_it_promptly_and_leaves_nothing_behind()
 
 #[tokio::test]
 async fn turn_and_idle_limits_end_a_turn_with_the_reason() {
-    let w = WorkerApp::start("agent:\n  turn_timeout: 4s\n  idle_timeout: 2s\n").await;
-    let chatty = w.create("WRITE a.txt x\nCHATTY 30").await;
-    let silent = w.create("WRITE a.txt x\nSLEEP 30").await;
-    let task = w.wait_for(&chatty, &["failed", "succeeded"], LONG).await;
+    // Each limit gets its own server, with the other limit far away, so a slow start under
+    // load cannot let one limit mask the other.
+    let (turn_limited, idle_limited) = tokio::join!(
+        WorkerApp::start("agent:\n  turn_timeout: 4s\n  idle_timeout: 60s\n"),
+        WorkerApp::start("agent:\n  turn_timeout: 120s\n  idle_timeout: 2s\n"),
+    );
+    let chatty = turn_limited.create("WRITE a.txt x\nCHATTY 60").await;
+    let silent = idle_limited.create("WRITE a.txt x\nSLEEP 60").await;
+    let task = turn_limited
+        .wait_for(&chatty, &["failed", "succeeded"], LONG)
+        .await;
     assert!(
         task["error"].as_str().unwrap().starts_with("turn_timeout"),
         "{task}"
     );
-    let task = w.wait_for(&silent, &["failed", "succeeded"], LONG).await;
+    let task = idle_limited
+        .wait_for(&silent, &["failed", "succeeded"], LONG)
+        .await;
     assert!(
         task["error"].as_str().unwrap().starts_with("idle_timeout"),
         "{task}"
     );
-    let finished = &w.events_of(&silent, "agent_turn_finished").await[0];
+    let finished = &idle_limited.events_of(&silent, "agent_turn_finished").await[0];
     assert_eq!(finished["ok"], false);
 }
 
@@ -410,7 +421,8 @@ async fn known_agent_dead_ends_fail_fast_with_a_clear_reason() {
         task["error"].as_str().unwrap().contains("AMP_API_KEY"),
         "{task}"
     );
-    assert!(started.elapsed() < Duration::from_secs(30));
+    // Far below the 60 s turn limit that a hang would hit.
+    assert!(started.elapsed() < Duration::from_secs(45));
 }
 
 #[tokio::test]
