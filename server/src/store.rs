@@ -290,12 +290,6 @@ impl Store {
         row.as_ref().map(task_from_row).transpose()
     }
 
-    /// Tasks newest first, at most `filter.limit`.
-    pub async fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        list_tasks_on(&mut conn, filter).await
-    }
-
     /// One page of the list as of a single moment: the newest event id, the tasks and the
     /// per-status counts, read in one transaction so a change cannot fall between them (a client
     /// then follows changes after that event id and counts nothing twice).
@@ -314,59 +308,58 @@ impl Store {
     }
 }
 
+/// Tasks newest first, at most `filter.limit`.
 async fn list_tasks_on(
     conn: &mut sqlx::SqliteConnection,
     filter: &TaskFilter,
 ) -> Result<Vec<Task>, StoreError> {
-    {
-        // Built from fixed fragments only; every value is bound.
-        let mut sql = String::from("SELECT * FROM tasks WHERE 1 = 1");
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            n
-        };
-        if filter.status.is_some() {
-            sql.push_str(&format!(" AND status = ${}", next()));
-        }
-        if filter.repo.is_some() {
-            sql.push_str(&format!(" AND repo = ${}", next()));
-        }
-        if filter.search.is_some() {
-            sql.push_str(&format!(" AND LOWER(prompt) LIKE ${} ESCAPE '\\'", next()));
-        }
-        if filter.before.is_some() {
-            let (a, b, c) = (next(), next(), next());
-            sql.push_str(&format!(
-                " AND (created_at < ${a} OR (created_at = ${b} AND id < ${c}))"
-            ));
-        }
-        sql.push_str(&format!(
-            " ORDER BY created_at DESC, id DESC LIMIT ${}",
-            next()
-        ));
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        if let Some(status) = filter.status {
-            query = query.bind(status.as_str());
-        }
-        if let Some(repo) = &filter.repo {
-            query = query.bind(repo.clone());
-        }
-        if let Some(search) = &filter.search {
-            query = query.bind(like_pattern(search));
-        }
-        if let Some((at, id)) = filter.before {
-            query = query
-                .bind(at.timestamp_millis())
-                .bind(at.timestamp_millis())
-                .bind(id.to_string());
-        }
-        let rows = query
-            .bind(i64::from(filter.limit))
-            .fetch_all(&mut *conn)
-            .await?;
-        rows.iter().map(task_from_row).collect()
+    // Built from fixed fragments only; every value is bound.
+    let mut sql = String::from("SELECT * FROM tasks WHERE 1 = 1");
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        n
+    };
+    if filter.status.is_some() {
+        sql.push_str(&format!(" AND status = ${}", next()));
     }
+    if filter.repo.is_some() {
+        sql.push_str(&format!(" AND repo = ${}", next()));
+    }
+    if filter.search.is_some() {
+        sql.push_str(&format!(" AND LOWER(prompt) LIKE ${} ESCAPE '\\'", next()));
+    }
+    if filter.before.is_some() {
+        let (a, b, c) = (next(), next(), next());
+        sql.push_str(&format!(
+            " AND (created_at < ${a} OR (created_at = ${b} AND id < ${c}))"
+        ));
+    }
+    sql.push_str(&format!(
+        " ORDER BY created_at DESC, id DESC LIMIT ${}",
+        next()
+    ));
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    if let Some(status) = filter.status {
+        query = query.bind(status.as_str());
+    }
+    if let Some(repo) = &filter.repo {
+        query = query.bind(repo.clone());
+    }
+    if let Some(search) = &filter.search {
+        query = query.bind(like_pattern(search));
+    }
+    if let Some((at, id)) = filter.before {
+        query = query
+            .bind(at.timestamp_millis())
+            .bind(at.timestamp_millis())
+            .bind(id.to_string());
+    }
+    let rows = query
+        .bind(i64::from(filter.limit))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(task_from_row).collect()
 }
 
 impl Store {
@@ -552,48 +545,38 @@ impl Store {
             .await?;
         Ok(id.unwrap_or(0))
     }
-
-    /// Tasks per status among those matching `repo` and `search` (status and paging ignored).
-    pub async fn count_matching(
-        &self,
-        filter: &TaskFilter,
-    ) -> Result<Vec<(TaskStatus, i64)>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        count_matching_on(&mut conn, filter).await
-    }
 }
 
+/// Tasks per status among those matching `repo` and `search` (status and paging ignored).
 async fn count_matching_on(
     conn: &mut sqlx::SqliteConnection,
     filter: &TaskFilter,
 ) -> Result<Vec<(TaskStatus, i64)>, StoreError> {
-    {
-        let mut sql = String::from("SELECT status, COUNT(*) AS n FROM tasks WHERE 1 = 1");
-        if filter.repo.is_some() {
-            sql.push_str(" AND repo = $1");
-        }
-        if filter.search.is_some() {
-            let n = if filter.repo.is_some() { 2 } else { 1 };
-            sql.push_str(&format!(" AND LOWER(prompt) LIKE ${n} ESCAPE '\\'"));
-        }
-        sql.push_str(" GROUP BY status");
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        if let Some(repo) = &filter.repo {
-            query = query.bind(repo.clone());
-        }
-        if let Some(search) = &filter.search {
-            query = query.bind(like_pattern(search));
-        }
-        let rows = query.fetch_all(&mut *conn).await?;
-        rows.iter()
-            .map(|row| {
-                let status: String = row.try_get("status")?;
-                let status = TaskStatus::parse(&status)
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status:?}")))?;
-                Ok((status, row.try_get("n")?))
-            })
-            .collect()
+    let mut sql = String::from("SELECT status, COUNT(*) AS n FROM tasks WHERE 1 = 1");
+    if filter.repo.is_some() {
+        sql.push_str(" AND repo = $1");
     }
+    if filter.search.is_some() {
+        let n = if filter.repo.is_some() { 2 } else { 1 };
+        sql.push_str(&format!(" AND LOWER(prompt) LIKE ${n} ESCAPE '\\'"));
+    }
+    sql.push_str(" GROUP BY status");
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    if let Some(repo) = &filter.repo {
+        query = query.bind(repo.clone());
+    }
+    if let Some(search) = &filter.search {
+        query = query.bind(like_pattern(search));
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|row| {
+            let status: String = row.try_get("status")?;
+            let status = TaskStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status:?}")))?;
+            Ok((status, row.try_get("n")?))
+        })
+        .collect()
 }
 
 impl Store {

@@ -182,17 +182,7 @@ fn TaskTable(
     }
     // Set in the browser only, so the server-rendered absolute times hydrate unchanged and then
     // turn relative ("5 min ago"), refreshed every half minute.
-    let now = RwSignal::new(None::<i64>);
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        {
-            now.set(Some(js_sys::Date::now() as i64));
-            set_interval(
-                move || now.set(Some(js_sys::Date::now() as i64)),
-                std::time::Duration::from_secs(30),
-            );
-        }
-    });
+    let now = live::browser_clock(std::time::Duration::from_secs(30));
     let view_state = RwSignal::new(TaskListView {
         tasks: page.tasks,
         last_event_id: page.last_event_id,

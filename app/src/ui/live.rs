@@ -129,3 +129,20 @@ pub fn remember_repo(repo: &str) -> Vec<String> {
     }
     repos
 }
+
+/// The browser's clock in epoch milliseconds, refreshed every `period`; `None` during server
+/// rendering and until hydration, so server-rendered text hydrates unchanged and only then turns
+/// relative.
+pub fn browser_clock(
+    #[allow(unused_variables)] period: std::time::Duration,
+) -> RwSignal<Option<i64>> {
+    let now = RwSignal::new(None::<i64>);
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            now.set(Some(js_sys::Date::now() as i64));
+            set_interval(move || now.set(Some(js_sys::Date::now() as i64)), period);
+        }
+    });
+    now
+}

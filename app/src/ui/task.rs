@@ -85,17 +85,7 @@ fn TaskDetailView(detail: TaskWithEvents) -> impl IntoView {
     let retry_error = move || retry.value().get().and_then(|r| r.err());
 
     // Browser only: a clock for the elapsed time (the server renders created → last change).
-    let now = RwSignal::new(None::<i64>);
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        {
-            now.set(Some(js_sys::Date::now() as i64));
-            set_interval(
-                move || now.set(Some(js_sys::Date::now() as i64)),
-                std::time::Duration::from_secs(1),
-            );
-        }
-    });
+    let now = live::browser_clock(std::time::Duration::from_secs(1));
     let elapsed = move || {
         task().map(|t| {
             let end = match now.get() {
