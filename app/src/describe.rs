@@ -149,6 +149,49 @@ pub fn describe(event: &TaskEvent) -> String {
     }
 }
 
+/// How the task page sets an event apart: the agent's words, its tool calls and their results,
+/// raw program output, CI and pull requests, or the orchestrator's own steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    Agent,
+    Tool,
+    ToolResult,
+    Output,
+    Ci,
+    System,
+}
+
+impl Category {
+    pub fn of(event: &TaskEvent) -> Category {
+        match event {
+            TaskEvent::AgentMessage { .. } => Category::Agent,
+            TaskEvent::AgentToolUse { .. } => Category::Tool,
+            TaskEvent::AgentToolResult { .. } => Category::ToolResult,
+            TaskEvent::Log { .. } | TaskEvent::LogTruncated { .. } => Category::Output,
+            TaskEvent::CiRoundStarted { .. }
+            | TaskEvent::CiWaiting { .. }
+            | TaskEvent::CiRoundFinished { .. }
+            | TaskEvent::CiRerun { .. }
+            | TaskEvent::CiFeedback { .. }
+            | TaskEvent::PullRequestOpened { .. }
+            | TaskEvent::PullRequestReady { .. } => Category::Ci,
+            _ => Category::System,
+        }
+    }
+
+    /// The `data-category` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Agent => "agent",
+            Category::Tool => "tool",
+            Category::ToolResult => "tool_result",
+            Category::Output => "output",
+            Category::Ci => "ci",
+            Category::System => "system",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +215,29 @@ mod tests {
             sha: "0123456789abcdef".into(),
         };
         assert_eq!(describe(&e), "pushed amp/x at 0123456789ab");
+    }
+
+    #[test]
+    fn categories_set_the_agent_apart_from_output() {
+        let message = TaskEvent::AgentMessage {
+            text: "done".into(),
+        };
+        assert_eq!(Category::of(&message), Category::Agent);
+        let tool = TaskEvent::AgentToolUse {
+            tool_use_id: None,
+            name: "Bash".into(),
+            input: "{}".into(),
+        };
+        assert_eq!(Category::of(&tool).as_str(), "tool");
+        let log = TaskEvent::Log {
+            stream: LogStream::Stdout,
+            line: String::new(),
+        };
+        assert_eq!(Category::of(&log), Category::Output);
+        let pr = TaskEvent::PullRequestReady {
+            number: 1,
+            url: String::new(),
+        };
+        assert_eq!(Category::of(&pr), Category::Ci);
     }
 }

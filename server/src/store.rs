@@ -637,10 +637,12 @@ pub fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now)
 }
 
-/// `%text%` for a case-insensitive LIKE, with the pattern characters in `text` escaped.
+/// `%text%` for LIKE, with the pattern characters in `text` escaped. SQLite's LIKE ignores ASCII
+/// case only, and `LOWER(prompt)` lowers ASCII only, so the pattern is lowered the same way: the
+/// meaning of [`app::search`], which the dashboard applies to live updates.
 fn like_pattern(text: &str) -> String {
     let escaped = text
-        .to_lowercase()
+        .to_ascii_lowercase()
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");

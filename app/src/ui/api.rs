@@ -12,6 +12,39 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
+/// The server functions' answer encoding: JSON, decoded from text. Resources embedded in the
+/// server-rendered page are decoded with `serde_json::from_str`, while the stock `Json` encoding
+/// decodes answers with `from_slice`; each reader instantiates every `Deserialize` impl again.
+/// One reader for both keeps about 6 KB (gzip) out of the WASM bundle.
+pub struct JsonText;
+
+/// `output = JsonOut` on every server function below.
+pub type JsonOut = leptos::server_fn::codec::Post<JsonText>;
+
+impl leptos::server_fn::ContentType for JsonText {
+    const CONTENT_TYPE: &'static str = "application/json";
+}
+
+impl leptos::server_fn::FormatType for JsonText {
+    const FORMAT_TYPE: leptos::server_fn::Format = leptos::server_fn::Format::Text;
+}
+
+impl<T: Serialize> leptos::server_fn::Encodes<T> for JsonText {
+    type Error = serde_json::Error;
+
+    fn encode(output: &T) -> Result<leptos::server_fn::Bytes, Self::Error> {
+        serde_json::to_vec(output).map(leptos::server_fn::Bytes::from)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> leptos::server_fn::Decodes<T> for JsonText {
+    type Error = serde_json::Error;
+
+    fn decode(bytes: leptos::server_fn::Bytes) -> Result<T, Self::Error> {
+        serde_json::from_str(&String::from_utf8_lossy(&bytes))
+    }
+}
+
 impl FromServerFnError for ApiError {
     type Encoder = JsonEncoding;
 
@@ -44,10 +77,10 @@ impl FromServerFnError for ApiError {
     /// Server functions answer with an `ApiError`; the `/api/*` token check answers with the
     /// REST API's `{"error": …}` body. Read either.
     fn de(data: leptos::server_fn::Bytes) -> Self {
-        if let Ok(body) = serde_json::from_slice::<ErrorBody>(&data) {
+        if let Ok(body) = serde_json::from_str::<ErrorBody>(&String::from_utf8_lossy(&data)) {
             return body.error;
         }
-        serde_json::from_slice::<ApiError>(&data).unwrap_or_else(|e| {
+        serde_json::from_str::<ApiError>(&String::from_utf8_lossy(&data)).unwrap_or_else(|e| {
             Self::from_server_fn_error(ServerFnErrorErr::Deserialization(e.to_string()))
         })
     }
@@ -100,7 +133,7 @@ mod ssr {
     }
 }
 
-#[server(prefix = "/api/ui", endpoint = "list_tasks")]
+#[server(prefix = "/api/ui", endpoint = "list_tasks", output = JsonOut)]
 pub async fn list_tasks(
     status: Option<TaskStatus>,
     repo: Option<String>,
@@ -126,7 +159,7 @@ pub async fn list_tasks(
     )
 }
 
-#[server(prefix = "/api/ui", endpoint = "task_detail")]
+#[server(prefix = "/api/ui", endpoint = "task_detail", output = JsonOut)]
 pub async fn task_detail(id: String) -> Result<TaskWithEvents, ApiError> {
     ssr::with_status(
         async move {
@@ -142,7 +175,7 @@ pub async fn task_detail(id: String) -> Result<TaskWithEvents, ApiError> {
 
 /// Form fields arrive as text (the form also posts without JavaScript), so numbers are parsed
 /// here to give a field error instead of a decoding failure.
-#[server(prefix = "/api/ui", endpoint = "create_task")]
+#[server(prefix = "/api/ui", endpoint = "create_task", output = JsonOut)]
 pub async fn create_task(
     prompt: String,
     repo: String,
@@ -168,7 +201,7 @@ pub async fn create_task(
     )
 }
 
-#[server(prefix = "/api/ui", endpoint = "cancel_task")]
+#[server(prefix = "/api/ui", endpoint = "cancel_task", output = JsonOut)]
 pub async fn cancel_task(id: String) -> Result<Task, ApiError> {
     ssr::with_status(
         async move {

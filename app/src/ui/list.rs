@@ -152,11 +152,7 @@ fn matches(
 ) -> bool {
     status.is_none_or(|s| task.status == s)
         && repo.is_none_or(|r| task.repo == r)
-        && search.is_none_or(|q| {
-            task.prompt
-                .to_lowercase()
-                .contains(&q.trim().to_lowercase())
-        })
+        && search.is_none_or(|q| crate::search::contains_ignore_ascii_case(&task.prompt, q.trim()))
 }
 
 #[component]

@@ -8,7 +8,8 @@ use super::{
     panels::{CiRounds, Resources, Timeline, Usage},
 };
 use crate::{
-    model::{EventEnvelope, TaskEvent, TaskStatus},
+    describe::Category,
+    model::{EventEnvelope, LogStream, TaskEvent, TaskStatus},
     reducer::TaskView,
 };
 use leptos::prelude::*;
@@ -100,16 +101,18 @@ fn TaskDetailView(detail: TaskWithEvents) -> impl IntoView {
     // scrolled up to read.
     let filter = RwSignal::new(String::new());
     let events = move || {
-        let needle = filter.get().to_lowercase();
+        let needle = filter.get();
+        let needle = needle.trim();
         state.with(|v| {
             v.events
                 .iter()
                 .filter(|e| {
-                    needle.is_empty()
-                        || crate::describe::describe(&e.event)
-                            .to_lowercase()
-                            .contains(&needle)
-                        || e.event.kind().contains(&needle)
+                    use crate::search::contains_ignore_ascii_case as contains;
+                    contains(e.event.kind(), needle)
+                        || contains(
+                            &crate::ansi::strip(&crate::describe::describe(&e.event)),
+                            needle,
+                        )
                 })
                 .cloned()
                 .collect::<Vec<_>>()
@@ -228,7 +231,7 @@ fn TaskDetailView(detail: TaskWithEvents) -> impl IntoView {
                             follow.set(list.scroll_top() + list.client_height() >= list.scroll_height() - 24);
                         }
                     }
-                    class="max-h-[36rem] divide-y divide-slate-100 overflow-auto font-mono text-sm dark:divide-slate-800" data-testid="event-list">
+                    class="max-h-[36rem] divide-y divide-slate-100 overflow-auto text-sm dark:divide-slate-800" data-testid="event-list">
                     <For each=events key=|e| e.seq let:env>
                         <EventRow env/>
                     </For>
@@ -241,14 +244,83 @@ fn TaskDetailView(detail: TaskWithEvents) -> impl IntoView {
 #[component]
 fn EventRow(env: EventEnvelope) -> impl IntoView {
     let kind = env.event.kind();
-    let text = crate::describe::describe(&env.event);
+    let category = Category::of(&env.event);
+    let (row_class, text_class) = category_classes(&env.event, category);
     view! {
-        <li class="flex gap-3 px-4 py-1.5" data-testid="event" data-kind=kind data-seq=env.seq>
-            <span class="w-10 shrink-0 text-right text-slate-400">{env.seq}</span>
-            <time class="shrink-0 text-slate-500 dark:text-slate-400" datetime=iso_time(env.at)>{clock_time(env.at)}</time>
-            <span class="shrink-0 text-slate-500 dark:text-slate-400">{kind}</span>
-            <span class="whitespace-pre-wrap break-all">{text}</span>
+        <li class=format!("flex gap-3 border-l-4 px-4 py-1.5 {row_class}")
+            data-testid="event" data-kind=kind data-category=category.as_str() data-seq=env.seq>
+            <span class="w-10 shrink-0 text-right font-mono text-slate-400">{env.seq}</span>
+            <time class="shrink-0 font-mono text-slate-500 dark:text-slate-400" datetime=iso_time(env.at)>{clock_time(env.at)}</time>
+            <span class="hidden w-40 shrink-0 truncate font-mono text-slate-500 sm:inline dark:text-slate-400" title=kind>{kind}</span>
+            <span class=format!("min-w-0 whitespace-pre-wrap break-words {text_class}")>
+                <EventText event=env.event/>
+            </span>
         </li>
+    }
+}
+
+/// An event's text with its ANSI colours; a tool call's name stands out from its arguments.
+#[component]
+fn EventText(event: TaskEvent) -> impl IntoView {
+    let (name, text) = match &event {
+        TaskEvent::AgentToolUse { name, input, .. } => (Some(name.clone()), input.clone()),
+        _ => (None, crate::describe::describe(&event)),
+    };
+    let spans = crate::ansi::spans(&text)
+        .into_iter()
+        .map(|span| {
+            let classes = span.style.classes();
+            let css = span.style.inline_css();
+            view! {
+                <span class=(!classes.is_empty()).then_some(classes) style=(!css.is_empty()).then_some(css)>
+                    {span.text}
+                </span>
+            }
+        })
+        .collect_view();
+    view! {
+        {name.map(|name| view! { <span class="mr-2 font-semibold" data-testid="tool-name">{name}</span> })}
+        {spans}
+    }
+}
+
+/// Row accent and text style per category: agent prose in the page's font, tool calls and
+/// results set apart, raw output in a terminal's monospace (stderr tinted).
+fn category_classes(event: &TaskEvent, category: Category) -> (&'static str, &'static str) {
+    match category {
+        Category::Agent => (
+            "border-l-blue-500 bg-blue-50/60 dark:bg-blue-950/40",
+            "font-sans text-slate-900 dark:text-slate-100",
+        ),
+        Category::Tool => (
+            "border-l-violet-500",
+            "font-mono text-violet-800 dark:text-violet-300",
+        ),
+        Category::ToolResult => match event {
+            TaskEvent::AgentToolResult { is_error: true, .. } => (
+                "border-l-red-400",
+                "font-mono text-red-700 dark:text-red-300",
+            ),
+            _ => (
+                "border-l-violet-200 dark:border-l-violet-900",
+                "font-mono text-slate-600 dark:text-slate-400",
+            ),
+        },
+        Category::Output => match event {
+            TaskEvent::Log {
+                stream: LogStream::Stderr,
+                ..
+            } => ("border-l-red-300 dark:border-l-red-800", "font-mono"),
+            _ => ("border-l-slate-300 dark:border-l-slate-700", "font-mono"),
+        },
+        Category::Ci => (
+            "border-l-amber-400",
+            "font-sans text-amber-900 dark:text-amber-200",
+        ),
+        Category::System => (
+            "border-l-transparent",
+            "font-sans text-slate-600 dark:text-slate-300",
+        ),
     }
 }
 

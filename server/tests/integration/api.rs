@@ -433,6 +433,22 @@ async fn search_matches_prompts_case_insensitively_and_counts_follow_the_filters
     let all: Value = app.get("/api/tasks").await.json().await.unwrap();
     assert_eq!(all["counts"], json!({"queued": 3, "cancelled": 1}));
 
+    // ASCII case is ignored, other characters match exactly (`app::search`, like the browser).
+    app.create("Übersetzung prüfen", "team/beta").await;
+    for (q, hits) in [
+        ("%C3%9Cbersetzung", 1),
+        ("%C3%BCbersetzung", 0),
+        ("PR%C3%BCFEN", 1),
+    ] {
+        let page: Value = app
+            .get(&format!("/api/tasks?q={q}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["tasks"].as_array().unwrap().len(), hits, "q={q}");
+    }
+
     let r = app.get(&format!("/api/tasks?q={}", "x".repeat(201))).await;
     assert_eq!(r.status(), 400);
 }

@@ -28,7 +28,7 @@ fn clean_line(line: &str) -> String {
     let line = line.strip_suffix('\r').unwrap_or(line);
     let line = line.trim_start_matches('\u{feff}');
     let line = strip_timestamp(line).trim_start_matches('\u{feff}');
-    let text = strip_ansi(line);
+    let text = app::ansi::strip(line);
     // `\r` inside a line: a terminal would show only what was written last.
     let text = match text.rsplit('\r').find(|part| !part.is_empty()) {
         Some(last) if text.contains('\r') => last.to_owned(),
@@ -75,69 +75,6 @@ fn strip_timestamp(line: &str) -> &str {
         i += 1;
     }
     &line[i..]
-}
-
-/// Removes ANSI escape sequences: CSI (`ESC [ params intermediates final`), OSC (`ESC ] … BEL`
-/// or `ESC ] … ESC \`), the 8-bit CSI, and two-character escapes.
-fn strip_ansi(line: &str) -> String {
-    if !line.contains(['\u{1b}', '\u{9b}']) {
-        return line.to_owned();
-    }
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{1b}' => match chars.peek() {
-                Some('[') => {
-                    chars.next();
-                    skip_csi(&mut chars);
-                }
-                Some(']') => {
-                    chars.next();
-                    while let Some(c) = chars.next() {
-                        if c == '\u{7}' {
-                            break;
-                        }
-                        if c == '\u{1b}' {
-                            if chars.peek() == Some(&'\\') {
-                                chars.next();
-                            }
-                            break;
-                        }
-                    }
-                }
-                Some(&next) if ('@'..='_').contains(&next) => {
-                    chars.next();
-                }
-                // nF escapes such as `ESC ( B` (character set): intermediates, then a final byte.
-                Some(&next) if (' '..='/').contains(&next) => {
-                    while chars.peek().is_some_and(|c| (' '..='/').contains(c)) {
-                        chars.next();
-                    }
-                    if chars.peek().is_some_and(|c| ('0'..='~').contains(c)) {
-                        chars.next();
-                    }
-                }
-                _ => {}
-            },
-            '\u{9b}' => skip_csi(&mut chars),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    while let Some(&c) = chars.peek() {
-        if ('0'..='?').contains(&c) || (' '..='/').contains(&c) {
-            chars.next();
-        } else {
-            break;
-        }
-    }
-    if chars.peek().is_some_and(|c| ('@'..='~').contains(c)) {
-        chars.next();
-    }
 }
 
 /// One step's span of lines in a cleaned log: `[start, end)`; `title` is the `##[group]Run …`

@@ -3,6 +3,8 @@
 //! Everything here is plain serde: `app` with no features enabled compiles to this module (plus
 //! [`crate::validate`] and [`crate::reducer`]) and nothing else.
 
+mod event_de;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -183,7 +185,9 @@ pub enum CiVerdict {
 
 /// Everything that happens to a task, in the order it happened. Internally tagged with `type`;
 /// the SSE `event:` name is the same string ([`TaskEvent::kind`]).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// `Deserialize` is written by hand in `event_de` (same format, without serde's buffering).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TaskEvent {
@@ -389,8 +393,9 @@ impl TaskEvent {
     }
 }
 
-/// A persisted [`TaskEvent`] with its place in history.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A persisted [`TaskEvent`] with its place in history: one flat JSON object (`Deserialize` in
+/// `event_de`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct EventEnvelope {
     /// Global, increasing across all tasks: the `id:` of the all-tasks stream.
