@@ -32,6 +32,8 @@ pub struct Round {
     pub feedback: Option<String>,
     pub feedback_truncated: bool,
     pub duration_ms: Option<u64>,
+    /// The task ended (cancelled, failed) before this round had a verdict.
+    pub stopped: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +44,8 @@ pub struct Turn {
     pub usage: Option<TokenUsage>,
     pub cost_usd: Option<f64>,
     pub duration_ms: Option<u64>,
+    /// The task ended (cancelled, interrupted) before this turn finished.
+    pub stopped: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -112,6 +116,7 @@ pub fn insights(events: &[EventEnvelope]) -> Insights {
                     feedback: None,
                     feedback_truncated: false,
                     duration_ms: None,
+                    stopped: false,
                 });
             }
             TaskEvent::CiWaiting { round, waiting } => {
@@ -178,6 +183,7 @@ pub fn insights(events: &[EventEnvelope]) -> Insights {
                 usage: None,
                 cost_usd: None,
                 duration_ms: None,
+                stopped: false,
             }),
             TaskEvent::AgentTurnFinished {
                 turn,
@@ -221,6 +227,20 @@ pub fn insights(events: &[EventEnvelope]) -> Insights {
                 }
             }
             _ => {}
+        }
+    }
+    // A turn or round still open when the task ended will never finish: say so rather than
+    // showing it as running forever.
+    let ended = events.iter().rev().find_map(|env| match &env.event {
+        TaskEvent::StatusChanged { to, .. } => Some(to.is_terminal()),
+        _ => None,
+    });
+    if ended == Some(true) {
+        for turn in out.turns.iter_mut().filter(|t| t.ok.is_none()) {
+            turn.stopped = true;
+        }
+        for round in out.rounds.iter_mut().filter(|r| r.verdict.is_none()) {
+            round.stopped = true;
         }
     }
     out
@@ -491,6 +511,40 @@ mod tests {
             StepState::Failed,
             "the fixing step failed"
         );
+    }
+
+    #[test]
+    fn turns_and_rounds_open_when_the_task_ends_are_stopped_not_running() {
+        let started = |turn| TaskEvent::AgentTurnStarted {
+            turn,
+            agent: "amp".into(),
+            follow_up: false,
+        };
+        let mut events = vec![
+            env(1, started(1)),
+            env(2, finished(1, 0.1, None)),
+            env(
+                3,
+                TaskEvent::CiRoundStarted {
+                    round: 1,
+                    sha: "abc".into(),
+                },
+            ),
+            env(4, started(2)),
+        ];
+        let open = insights(&events);
+        assert!(
+            !open.turns[1].stopped && !open.rounds[0].stopped,
+            "still running"
+        );
+        events.push(env(
+            5,
+            status(TaskStatus::Cancelled, Some("cancelled by user")),
+        ));
+        let ended = insights(&events);
+        assert!(!ended.turns[0].stopped, "a finished turn keeps its result");
+        assert!(ended.turns[1].stopped);
+        assert!(ended.rounds[0].stopped);
     }
 
     #[test]

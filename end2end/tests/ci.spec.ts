@@ -82,6 +82,7 @@ test.describe("the CI loop, watched live", () => {
     await expect(taskPage.event("container_removed")).toHaveCount(1, { timeout: 30_000 });
     await expect(taskPage.cancel).toHaveCount(0);
     await expect(page.getByTestId("retry-button")).toBeVisible();
+    await expect(page.getByTestId("usage-turn").first()).toContainText("stopped");
     // The agent stopped: no more of its messages arrive.
     const said = await page.locator("[data-testid=event][data-category=agent]").count();
     await page.waitForTimeout(2_500);

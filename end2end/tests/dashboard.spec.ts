@@ -1,12 +1,6 @@
 // The first dashboard, used as a person would: create a task, see it listed, see its events arrive live.
-import { test, expect, type APIRequestContext } from "@playwright/test";
-import { ARTIFACTS, TaskListPage, TaskPage, watchErrors } from "./pages";
-
-async function createViaApi(request: APIRequestContext, prompt: string, repo = "octo/e2e") {
-  const r = await request.post("/api/tasks", { data: { prompt, repo } });
-  expect(r.status()).toBe(201);
-  return (await r.json()) as { id: string; status: string };
-}
+import { test, expect } from "@playwright/test";
+import { ARTIFACTS, createViaApi, TaskListPage, TaskPage, watchErrors } from "./pages";
 
 test("create a task in the browser, land on its page, find it in the list", async ({ page }) => {
   const errors = watchErrors(page);

@@ -1,5 +1,5 @@
 // Page objects: what a person sees and does, addressed by data-testid.
-import { expect, type Locator, type Page } from "@playwright/test";
+import { expect, type APIRequestContext, type Locator, type Page } from "@playwright/test";
 
 export const ARTIFACTS = process.env.ARTIFACTS_DIR ?? "artifacts";
 
@@ -11,6 +11,13 @@ export function watchErrors(page: Page): string[] {
   });
   page.on("pageerror", (e) => errors.push(String(e)));
   return errors;
+}
+
+/** Creates a task through the REST API (on `baseURL` when given, else the test's server). */
+export async function createViaApi(request: APIRequestContext, prompt: string, repo = "octo/e2e", baseURL = "") {
+  const r = await request.post(`${baseURL}/api/tasks`, { data: { prompt, repo } });
+  expect(r.status()).toBe(201);
+  return (await r.json()) as { id: string; status: string };
 }
 
 export class TaskListPage {

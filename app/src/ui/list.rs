@@ -29,7 +29,7 @@ pub fn TaskListPage() -> impl IntoView {
         api::list_tasks(status, repo, search, cursor)
     });
     view! {
-        <div class="grid gap-6">
+        <div class="grid grid-cols-1 gap-6">
             <NewTaskForm/>
             <section aria-labelledby="tasks-heading" class="rounded-lg border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
                 <div class="flex flex-wrap items-center justify-between gap-3 border-b border-slate-200 px-4 py-3 dark:border-slate-800">
@@ -105,7 +105,7 @@ fn Filters() -> impl IntoView {
                     })
                     .collect_view()}
             </nav>
-            <form method="get" action="/" class="flex gap-1" role="search">
+            <form method="get" action="/" class="flex w-full gap-1 sm:w-auto" role="search">
                 <input type="hidden" name="status" value=current/>
                 <label for="repo-filter" class="sr-only">"Repository"</label>
                 <input
@@ -114,7 +114,7 @@ fn Filters() -> impl IntoView {
                     placeholder="owner/name"
                     value=repo
                     data-testid="repo-filter"
-                    class="w-40 rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
+                    class="w-0 min-w-0 flex-1 rounded border border-slate-300 bg-white px-2 py-1 sm:w-40 sm:flex-none dark:border-slate-700 dark:bg-slate-950"
                 />
                 <label for="search-filter" class="sr-only">"Search prompts"</label>
                 <input
@@ -124,7 +124,7 @@ fn Filters() -> impl IntoView {
                     placeholder="search prompts"
                     value=search
                     data-testid="search-filter"
-                    class="w-40 rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
+                    class="w-0 min-w-0 flex-1 rounded border border-slate-300 bg-white px-2 py-1 sm:w-40 sm:flex-none dark:border-slate-700 dark:bg-slate-950"
                 />
                 <button type="submit" class="rounded border border-slate-300 px-2 py-1 dark:border-slate-700">"Filter"</button>
             </form>

@@ -38,13 +38,13 @@ pub fn CiRounds(insights: Memo<Insights>) -> impl IntoView {
             <section class=PANEL aria-labelledby="ci-heading" data-testid="ci-rounds">
                 <h2 id="ci-heading" class="mb-3 text-lg font-semibold">"CI rounds"</h2>
                 <ol class="grid gap-3">
-                    <For each=rounds key=|r| (r.round, r.sha.clone(), r.verdict, r.waiting.clone(), r.feedback.is_some()) let:round>
-                        <li data-testid="ci-round" data-round=round.round data-verdict=round.verdict.map(verdict_name).unwrap_or("pending")
+                    <For each=rounds key=|r| (r.round, r.sha.clone(), r.verdict, r.waiting.clone(), r.feedback.is_some(), r.stopped) let:round>
+                        <li data-testid="ci-round" data-round=round.round data-verdict=round.verdict.map(verdict_name).unwrap_or(if round.stopped { "stopped" } else { "pending" })
                             class="rounded border border-slate-200 p-3 dark:border-slate-700">
                             <div class="flex flex-wrap items-center justify-between gap-2">
                                 <span class="font-medium">{format!("Round {}", round.round)}</span>
                                 <span class="font-mono text-xs text-slate-500 dark:text-slate-400">{round.sha.get(..7).unwrap_or(&round.sha).to_string()}</span>
-                                <span class="text-sm">{verdict_text(round.verdict)}</span>
+                                <span class="text-sm">{if round.stopped { "stopped" } else { verdict_text(round.verdict) }}</span>
                                 <span class="text-xs text-slate-500 dark:text-slate-400">
                                     {round.duration_ms.map(|ms| format!("{:.0}s", ms as f64 / 1000.0)).unwrap_or_default()}
                                 </span>
@@ -125,11 +125,11 @@ pub fn Usage(insights: Memo<Insights>) -> impl IntoView {
                         <tr><th>"turn"</th><th>"kind"</th><th>"result"</th><th>"tokens"</th><th>"cost"</th><th>"time"</th></tr>
                     </thead>
                     <tbody>
-                        <For each=turns key=|t| (t.turn, t.ok) let:turn>
+                        <For each=turns key=|t| (t.turn, t.ok, t.stopped) let:turn>
                             <tr data-testid="usage-turn">
                                 <td>{turn.turn}</td>
                                 <td>{if turn.follow_up { "follow-up" } else { "first" }}</td>
-                                <td>{match turn.ok { None => "running…", Some(true) => "✓", Some(false) => "✗" }}</td>
+                                <td>{match (turn.ok, turn.stopped) { (Some(true), _) => "✓", (Some(false), _) => "✗", (None, true) => "stopped", (None, false) => "running…" }}</td>
                                 <td>{tokens(turn.usage)}</td>
                                 <td>{turn.cost_usd.map(|c| format!("${c:.4}")).unwrap_or_else(|| "—".into())}</td>
                                 <td>{turn.duration_ms.map(|ms| format!("{:.1}s", ms as f64 / 1000.0)).unwrap_or_default()}</td>

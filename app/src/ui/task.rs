@@ -131,7 +131,7 @@ fn TaskDetailView(detail: TaskWithEvents) -> impl IntoView {
     });
 
     view! {
-        <article class="grid gap-6" data-testid="task-page" data-task-id=task_id.to_string()>
+        <article class="grid grid-cols-1 gap-6" data-testid="task-page" data-task-id=task_id.to_string()>
             <header class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900">
                 <div class="flex flex-wrap items-center justify-between gap-3">
                     <div class="flex items-center gap-3">
@@ -249,7 +249,7 @@ fn EventRow(env: EventEnvelope) -> impl IntoView {
     view! {
         <li class=format!("flex gap-3 border-l-4 px-4 py-1.5 {row_class}")
             data-testid="event" data-kind=kind data-category=category.as_str() data-seq=env.seq>
-            <span class="w-10 shrink-0 text-right font-mono text-slate-400">{env.seq}</span>
+            <span class="w-10 shrink-0 text-right font-mono text-slate-500 dark:text-slate-400">{env.seq}</span>
             <time class="shrink-0 font-mono text-slate-500 dark:text-slate-400" datetime=iso_time(env.at)>{clock_time(env.at)}</time>
             <span class="hidden w-40 shrink-0 truncate font-mono text-slate-500 sm:inline dark:text-slate-400" title=kind>{kind}</span>
             <span class=format!("min-w-0 whitespace-pre-wrap break-words {text_class}")>
