@@ -92,6 +92,44 @@ test("a task page follows its events live, and cancelling asks first", async ({ 
   await expect(taskPage.events).toHaveCount(2);
 });
 
+test("a dropped connection shows reconnecting, then resumes after the last event without duplicates", async ({ page, request }) => {
+  const errors = watchErrors(page);
+  const task = await createViaApi(request, `reconnect ${Date.now()}`);
+  // The first event stream ends at once (as when a proxy or the server drops it); the browser's
+  // reconnect is held until the task has changed, then reaches the real server.
+  let streams = 0;
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  await page.route(/\/api\/tasks\/[0-9a-f-]+\/events/, async (route) => {
+    streams += 1;
+    if (streams === 1) {
+      // It repeats the first event, which the page already has from the server render.
+      const first = { id: 1, task_id: task.id, seq: 1, at: (task as any).created_at, type: "task_created", task };
+      const body = `retry: 200\nevent: task_created\nid: 1\ndata: ${JSON.stringify(first)}\n\n`;
+      await route.fulfill({ status: 200, headers: { "content-type": "text/event-stream" }, body });
+    } else {
+      await released;
+      await route.continue();
+    }
+  });
+  const taskPage = new TaskPage(page);
+  await page.goto(`/tasks/${task.id}`);
+  await expect(taskPage.connection).toHaveAttribute("data-state", "reconnecting");
+  await expect(taskPage.events).toHaveCount(1);
+
+  expect((await request.post(`/api/tasks/${task.id}/cancel`)).status()).toBe(200);
+  await expect(taskPage.connection).toHaveAttribute("data-state", "reconnecting");
+  release();
+
+  await expect(taskPage.connection).toHaveAttribute("data-state", "live");
+  await expect(taskPage.status).toHaveAttribute("data-status", "cancelled");
+  await expect(taskPage.events).toHaveCount(2);
+  const seqs = await taskPage.events.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-seq")));
+  expect(seqs).toEqual(["1", "2"]);
+  expect(streams).toBeGreaterThanOrEqual(2);
+  expect(errors).toEqual([]);
+});
+
 test("filters narrow the list", async ({ page, request }) => {
   const a = await createViaApi(request, "filter me", "filter/alpha");
   const b = await createViaApi(request, "not me", "filter/beta");
