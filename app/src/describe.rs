@@ -146,6 +146,9 @@ pub fn describe(event: &TaskEvent) -> String {
         TaskEvent::PullRequestReady { number, .. } => {
             format!("pull request #{number} ready for review")
         }
+        TaskEvent::PullRequestClosed { number, reason, .. } => {
+            format!("pull request #{number} closed: {reason}")
+        }
     }
 }
 
@@ -174,7 +177,8 @@ impl Category {
             | TaskEvent::CiRerun { .. }
             | TaskEvent::CiFeedback { .. }
             | TaskEvent::PullRequestOpened { .. }
-            | TaskEvent::PullRequestReady { .. } => Category::Ci,
+            | TaskEvent::PullRequestReady { .. }
+            | TaskEvent::PullRequestClosed { .. } => Category::Ci,
             _ => Category::System,
         }
     }

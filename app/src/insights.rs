@@ -174,6 +174,12 @@ pub fn insights(events: &[EventEnvelope]) -> Insights {
             TaskEvent::PullRequestReady { number, .. } => {
                 push_step(&mut out, &format!("PR #{number} ready"), env.at)
             }
+            // A note on the way out, not a phase: the active step is left for the final status.
+            TaskEvent::PullRequestClosed { number, .. } => out.steps.push(Step {
+                label: format!("PR #{number} closed"),
+                state: StepState::Done,
+                at: env.at,
+            }),
             TaskEvent::AgentTurnStarted {
                 turn, follow_up, ..
             } => out.turns.push(Turn {
@@ -257,7 +263,12 @@ fn push_step(out: &mut Insights, label: &str, at: DateTime<Utc>) {
 }
 
 fn settle_active(out: &mut Insights, to: StepState) {
-    if let Some(last) = out.steps.last_mut() {
+    if let Some(last) = out
+        .steps
+        .iter_mut()
+        .rev()
+        .find(|s| s.state == StepState::Active)
+    {
         if last.state == StepState::Active {
             last.state = if to == StepState::Failed && !last.label.starts_with("CI round") {
                 StepState::Failed

@@ -245,6 +245,11 @@ impl FlatEvent {
                 number: required(self.number, "number")?,
                 url: required(self.url, "url")?,
             },
+            "pull_request_closed" => TaskEvent::PullRequestClosed {
+                number: required(self.number, "number")?,
+                url: required(self.url, "url")?,
+                reason: required(self.reason, "reason")?,
+            },
             other => return Err(E::unknown_variant(other, &TaskEvent::KINDS)),
         })
     }
@@ -409,6 +414,11 @@ mod tests {
             TaskEvent::PullRequestReady {
                 number: 31,
                 url: s("u5"),
+            },
+            TaskEvent::PullRequestClosed {
+                number: 32,
+                url: s("u6"),
+                reason: s("r5"),
             },
         ]
     }

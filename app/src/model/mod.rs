@@ -323,11 +323,18 @@ pub enum TaskEvent {
         number: u64,
         url: String,
     },
+    /// The task's draft pull request was closed because the task ended without green CI
+    /// (`reason`, e.g. cancelled by the user).
+    PullRequestClosed {
+        number: u64,
+        url: String,
+        reason: String,
+    },
 }
 
 impl TaskEvent {
     /// Every `type` tag, for clients that must list the SSE event names they listen to.
-    pub const KINDS: [&'static str; 24] = [
+    pub const KINDS: [&'static str; 25] = [
         "task_created",
         "status_changed",
         "log",
@@ -352,6 +359,7 @@ impl TaskEvent {
         "ci_feedback",
         "pull_request_opened",
         "pull_request_ready",
+        "pull_request_closed",
     ];
 
     /// The `type` tag, also the SSE `event:` name.
@@ -381,6 +389,7 @@ impl TaskEvent {
             TaskEvent::CiFeedback { .. } => "ci_feedback",
             TaskEvent::PullRequestOpened { .. } => "pull_request_opened",
             TaskEvent::PullRequestReady { .. } => "pull_request_ready",
+            TaskEvent::PullRequestClosed { .. } => "pull_request_closed",
         }
     }
 
@@ -756,6 +765,11 @@ mod tests {
             TaskEvent::PullRequestReady {
                 number: 1,
                 url: String::new(),
+            },
+            TaskEvent::PullRequestClosed {
+                number: 1,
+                url: String::new(),
+                reason: String::new(),
             },
         ];
         assert_eq!(samples.len(), TaskEvent::KINDS.len());

@@ -308,6 +308,19 @@ impl Repo {
             .await
     }
 
+    pub async fn pull_request(&self, number: u64) -> Result<PullRequest, ForgeError> {
+        self.api.get(&format!("{}/pulls/{number}", self.path)).await
+    }
+
+    pub async fn close_pull_request(&self, number: u64) -> Result<PullRequest, ForgeError> {
+        self.api
+            .patch(
+                &format!("{}/pulls/{number}", self.path),
+                &serde_json::json!({ "state": "closed" }),
+            )
+            .await
+    }
+
     /// Turns a draft into a pull request ready for review (REST cannot; GraphQL can).
     pub async fn mark_ready_for_review(&self, pr: &PullRequest) -> Result<(), ForgeError> {
         let query = serde_json::json!({

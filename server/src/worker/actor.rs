@@ -14,7 +14,7 @@ use crate::{
     runtime::{self, EnvironmentSpec, SharedRuntime},
     store::{RunPhase, StoreError, TaskRun, Transition},
 };
-use app::model::{Task, TaskEvent, TaskStatus};
+use app::model::{LogStream, Task, TaskEvent, TaskStatus};
 use std::{path::PathBuf, sync::Arc, time::Duration};
 use tokio::sync::watch;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -194,6 +194,7 @@ impl TaskActor {
             }
             Err(Stop::Cancelled) => {
                 self.teardown(false).await;
+                self.close_draft_pull_request("cancelled by user").await;
                 self.finish(TaskStatus::Cancelled, Some("cancelled by user".into()))
                     .await;
             }
@@ -456,6 +457,44 @@ impl TaskActor {
     }
 
     /// Removes the container (or stops and keeps it: `runtime.keep_failed`) and the workspace.
+    /// A cancelled task's draft pull request (`draft_first`, or a draft opened to find
+    /// PR-only CI) would otherwise stay open with work nobody will finish: close it. A pull
+    /// request already marked ready is a person's to decide on, and failures keep their draft
+    /// for a person to pick up. Problems are logged and shown, never fatal: the task still ends.
+    async fn close_draft_pull_request(&mut self, reason: &str) {
+        let (Some(number), Some(forge)) = (self.task.pr_number, self.deps.forge.clone()) else {
+            return;
+        };
+        let result = async {
+            let repo = forge.repo(&self.task.repo).await?;
+            let pr = repo.pull_request(number).await?;
+            if pr.state != "open" || !pr.draft {
+                return Ok(None);
+            }
+            repo.close_pull_request(number).await.map(Some)
+        }
+        .await;
+        match result {
+            Ok(Some(pr)) => {
+                self.emit(TaskEvent::PullRequestClosed {
+                    number,
+                    url: pr.html_url,
+                    reason: reason.to_string(),
+                })
+                .await
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, number, "cannot close the draft pull request");
+                self.emit(TaskEvent::Log {
+                    stream: LogStream::System,
+                    line: format!("could not close draft pull request #{number}: {e}"),
+                })
+                .await;
+            }
+        }
+    }
+
     async fn teardown(&mut self, failed: bool) {
         self.report_dropped_output().await;
         let keep = failed && self.deps.config.runtime.keep_failed;

@@ -326,6 +326,57 @@ async fn no_ci_at_all_opens_a_draft_then_a_ready_pr_saying_ci_was_absent() {
 }
 
 #[tokio::test]
+async fn cancelling_mid_fix_closes_the_draft_pull_request() {
+    // Red, and the feedback keeps the agent busy for a minute: time to cancel it mid-fix.
+    let red_and_slow = "#!/bin/sh\necho 'error: not yet'\necho '[[AGENT: CHATTY 60]]'\nexit 1\n";
+    let ci = start(
+        &[("README.md", "x"), (".fake-ci/jobs/test.sh", red_and_slow)],
+        "ci:\n  pr_strategy: draft_first\n",
+    )
+    .await;
+    let id = ci.create("WRITE a.txt x").await;
+    let started = Instant::now();
+    while ci.events_of(&id, "agent_turn_started").await.len() < 2 {
+        assert!(
+            started.elapsed() < LONG,
+            "no fixing turn: {:#}",
+            Value::Array(ci.events(&id).await)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let prs = ci.gh.pull_requests(REPO).await;
+    assert_eq!(prs.len(), 1);
+    assert!(
+        prs[0].draft && prs[0].state == "open",
+        "the draft is open while fixing"
+    );
+
+    let r = ci
+        .app
+        .post_json(&format!("/api/tasks/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let task = ci.finish(&id).await;
+    assert_eq!(task["status"], "cancelled");
+    let prs = ci.gh.pull_requests(REPO).await;
+    assert_eq!(prs[0].state, "closed", "the abandoned draft is closed");
+    let closed = ci.events_of(&id, "pull_request_closed").await;
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0]["number"], prs[0].number);
+    assert_eq!(closed[0]["reason"], "cancelled by user");
+    // In order: the container is gone before the draft closes, and the status comes last.
+    let kinds: Vec<String> = ci
+        .events(&id)
+        .await
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    let at = |k: &str| kinds.iter().rposition(|x| x == k).unwrap();
+    assert!(at("container_removed") < at("pull_request_closed"));
+    assert!(at("pull_request_closed") < at("status_changed"));
+}
+
+#[tokio::test]
 async fn pull_request_only_ci_is_found_through_a_draft() {
     let ci = start(
         &[
