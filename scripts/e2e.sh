@@ -35,6 +35,7 @@ database:
   url: sqlite://$work/$1.db
 workers:
   enabled: $([ "$1" = ci ] && echo true || echo false)
+  shutdown_grace: 2s
 $3
 YAML
   RUST_LOG=${RUST_LOG:-info} "$BIN" --config "$work/$1.yml" >"$artifacts/server-$1.log" 2>&1 &

@@ -129,6 +129,10 @@ pub struct WorkersConfig {
     pub enabled: bool,
     /// Tasks running at once; the rest wait, queued.
     pub max_concurrent: u32,
+    /// On shutdown, how long agent turns already running may go on to finish. A turn that ends
+    /// within it is committed and resumes (push, CI) at the next start; one still running after
+    /// it is stopped and its task fails as `interrupted` at the next start. `0s`: stop at once.
+    pub shutdown_grace: HumanDuration,
 }
 
 impl Default for WorkersConfig {
@@ -136,6 +140,7 @@ impl Default for WorkersConfig {
         WorkersConfig {
             enabled: true,
             max_concurrent: 2,
+            shutdown_grace: HumanDuration::secs(30),
         }
     }
 }

@@ -31,8 +31,11 @@ pub struct Deps {
     pub forge: Option<Arc<crate::forge::Forge>>,
     /// Commits being watched, so a webhook can wake their watcher early.
     pub ci_wakes: super::CiWakes,
-    /// The server is stopping: actors leave their task as it is for recovery at the next start.
+    /// The server is stopping: actors leave their task as it is for recovery at the next start,
+    /// except that a running agent turn may still finish (see `abort_turns`).
     pub shutdown: CancellationToken,
+    /// `workers.shutdown_grace` after `shutdown`: running agent turns are stopped too.
+    pub abort_turns: CancellationToken,
 }
 
 /// How an actor stopped before the task succeeded.

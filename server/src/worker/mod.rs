@@ -126,6 +126,7 @@ impl Worker {
             scrubber: scrub::Scrubber::from_config(&config),
             config: config.clone(),
             shutdown,
+            abort_turns: CancellationToken::new(),
         });
         let worker = Worker {
             inner: Arc::new(Inner {
@@ -170,9 +171,25 @@ impl Worker {
     }
 
     /// Lets actors reach a safe point and stop (their tasks resume or end at the next start).
+    /// Agent turns already running get `workers.shutdown_grace` to finish first.
     pub async fn shutdown(&self) {
-        self.inner.deps.shutdown.cancel();
+        let deps = &self.inner.deps;
+        deps.shutdown.cancel();
         self.inner.tracker.close();
+        let grace = deps.config.workers.shutdown_grace.0;
+        if !grace.is_zero() && !self.lock_actors().is_empty() {
+            tracing::info!(
+                grace = %deps.config.workers.shutdown_grace,
+                "waiting for running agent turns to finish"
+            );
+        }
+        if tokio::time::timeout(grace, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("agent turns still running after the shutdown grace; stopping them");
+        }
+        deps.abort_turns.cancel();
         if tokio::time::timeout(SHUTDOWN_WAIT, self.inner.tracker.wait())
             .await
             .is_err()

@@ -151,7 +151,9 @@ impl TaskActor {
             let event = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Err(TurnEnd::Stop(Stop::Cancelled)),
-                _ = self.deps.shutdown.cancelled() => return Err(TurnEnd::Stop(Stop::Shutdown)),
+                // Not `shutdown`: a turn may finish during the grace period, and its work is
+                // then committed (commit_turn is not guarded) and resumed at the next start.
+                _ = self.deps.abort_turns.cancelled() => return Err(TurnEnd::Stop(Stop::Shutdown)),
                 event = output.recv() => event,
                 _ = sleep_until(deadline) => {
                     return Err(TurnEnd::failed(format!("turn_timeout: the agent turn ran longer than {}", self.deps.config.agent.turn_timeout), None, final_result));

@@ -54,7 +54,7 @@ async fn start(files: &[(&str, &str)], extra: &str) -> CiApp {
     let image = test_image().await;
     let data = tempfile::tempdir().unwrap().keep();
     let base = format!(
-        "workers:\n  enabled: true\n  max_concurrent: 2\n\
+        "workers:\n  enabled: true\n  max_concurrent: 2\n  shutdown_grace: 2s\n\
          runtime:\n  kind: docker\n  image: {image}\n  network: none\n  data_dir: {data}\n  stats_interval: 1s\n\
          agent:\n  kind: amp\n  env:\n    AMP_API_KEY: {AMP_KEY}\n  turn_timeout: 60s\n  idle_timeout: 30s\n\
          github:\n  api_url: {api}\n  git_url: {git}\n  token: {TOKEN}\n\
@@ -645,7 +645,7 @@ async fn a_github_app_authenticates_the_api_and_the_push() {
     let data = tempfile::tempdir().unwrap().keep();
     // No github.token at all: everything goes through the App.
     let config = format!(
-        "workers:\n  enabled: true\n\
+        "workers:\n  enabled: true\n  shutdown_grace: 2s\n\
          runtime:\n  kind: docker\n  image: {image}\n  network: none\n  data_dir: {data}\n\
          agent:\n  kind: amp\n  env:\n    AMP_API_KEY: {AMP_KEY}\n\
          github:\n  api_url: {api}\n  git_url: {git}\n  app:\n    app_id: {app_id}\n    private_key_path: {pem}\n\

@@ -144,6 +144,22 @@ impl Binary {
     async fn kill(mut self) {
         self.child.kill().await.unwrap();
     }
+
+    /// SIGTERM, as a supervisor stops a service, then waits for the process to exit.
+    async fn terminate(mut self) {
+        let pid = self.child.id().unwrap().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success());
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("the server did not exit after SIGTERM")
+            .unwrap();
+        assert!(status.success(), "a graceful stop exits 0: {status}");
+    }
 }
 
 fn free_port() -> u16 {
@@ -238,6 +254,64 @@ async fn sigkill_mid_turn_fails_that_task_clearly_and_the_queue_carries_on() {
         1
     );
     assert_no_secrets_logged(&config);
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_running_turn_finish_within_the_grace_and_the_task_resumes() {
+    let _ = test_image().await;
+    let (git, config, port, _dir) = setup("workers:\n  shutdown_grace: 30s\n").await;
+    let server = Binary::start(&config, port).await;
+    let id = server
+        .create("WRITE a.txt x\nSLEEP 3\nSAY finished in the grace")
+        .await;
+    server
+        .wait_until(&id, "turn started", |_, ev| has(ev, "agent_turn_started"))
+        .await;
+    server.terminate().await;
+
+    let server = Binary::start(&config, port).await;
+    let task = server
+        .wait_until(&id, "finished after restart", |t, _| {
+            ["succeeded", "failed"].contains(&t["status"].as_str().unwrap())
+        })
+        .await;
+    assert_eq!(
+        task["status"], "succeeded",
+        "the drained turn's work is kept: {task}"
+    );
+    let events = server.events(&id).await;
+    let finished: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "agent_turn_finished")
+        .collect();
+    assert_eq!(finished.len(), 1, "the turn ran once");
+    assert_eq!(finished[0]["ok"], true);
+    let branch = task["branch"].as_str().unwrap();
+    assert!(
+        git.branch_sha("octo/demo", branch).await.is_some(),
+        "pushed after the restart"
+    );
+    assert_no_secrets_logged(&config);
+}
+
+#[tokio::test]
+async fn sigterm_stops_a_turn_that_outlasts_the_grace() {
+    let _ = test_image().await;
+    let (_git, config, port, _dir) = setup("workers:\n  shutdown_grace: 1s\n").await;
+    let server = Binary::start(&config, port).await;
+    let id = server.create("WRITE a.txt x\nSLEEP 120").await;
+    server
+        .wait_until(&id, "turn started", |_, ev| has(ev, "agent_turn_started"))
+        .await;
+    server.terminate().await;
+    let server = Binary::start(&config, port).await;
+    let task = server
+        .wait_until(&id, "failed after restart", |t, _| t["status"] == "failed")
+        .await;
+    assert!(
+        task["error"].as_str().unwrap().starts_with("interrupted"),
+        "{task}"
+    );
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ pub async fn worker_config(git: &GitServer, extra: &str) -> String {
     let image = test_image().await;
     let data = tempfile::tempdir().unwrap().keep();
     let base = format!(
-        "workers:\n  enabled: true\n  max_concurrent: 2\n\
+        "workers:\n  enabled: true\n  max_concurrent: 2\n  shutdown_grace: 2s\n\
          runtime:\n  kind: docker\n  image: {image}\n  network: none\n  data_dir: {data}\n  stats_interval: 300ms\n  memory: 256m\n\
          agent:\n  kind: amp\n  env:\n    AMP_API_KEY: {AMP_KEY}\n  turn_timeout: 60s\n  idle_timeout: 30s\n\
          github:\n  git_url: {git_url}\n  token: {GIT_TOKEN}\n\
@@ -620,7 +620,7 @@ async fn the_local_runtime_runs_the_agent_as_a_host_process() {
     let fake = crate::agent_image::fixture_dir().join("fake-amp");
     let data = tempfile::tempdir().unwrap();
     let config = format!(
-        "workers:\n  enabled: true\nruntime:\n  kind: local\n  data_dir: {data}\n\
+        "workers:\n  enabled: true\n  shutdown_grace: 2s\nruntime:\n  kind: local\n  data_dir: {data}\n\
          agent:\n  kind: amp\n  command: {fake}\n  env:\n    AMP_API_KEY: {AMP_KEY}\n\
          github:\n  git_url: {url}\n  token: {GIT_TOKEN}\nci:\n  enabled: false\n",
         data = data.path().display(),
