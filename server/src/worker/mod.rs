@@ -8,6 +8,7 @@ mod ci_loop;
 mod recovery;
 pub mod scrub;
 mod turn;
+mod workspace;
 
 use crate::{
     config::{Config, RuntimeKind},
