@@ -295,9 +295,13 @@ pub fn relative_time(then_ms: i64, now_ms: i64) -> String {
 }
 
 /// An SVG polyline's points for `values` scaled into a `width`×`height` box (`max` at the top).
+/// A single sample is drawn as a flat line across the box (one point would draw nothing).
 pub fn sparkline_points(values: &[f64], max: f64, width: f64, height: f64) -> String {
     if values.is_empty() {
         return String::new();
+    }
+    if values.len() == 1 {
+        return sparkline_points(&[values[0], values[0]], max, width, height);
     }
     let max = if max > 0.0 { max } else { 1.0 };
     let step = if values.len() > 1 {
@@ -595,5 +599,10 @@ mod tests {
             "0.0,20.0 50.0,10.0 100.0,0.0"
         );
         assert_eq!(sparkline_points(&[], 1.0, 10.0, 10.0), "");
+        assert_eq!(
+            sparkline_points(&[5.0], 10.0, 10.0, 10.0),
+            "0.0,5.0 10.0,5.0",
+            "one sample is a visible line"
+        );
     }
 }
