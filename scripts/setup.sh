@@ -86,5 +86,15 @@ if $want_e2e; then
     say "installing Playwright"
     (cd end2end && npm install --no-audit --no-fund --loglevel=error)
   fi
+  # The real Claude Code and Codex CLIs (native binaries from npm) for the adapter tests against
+  # fake model APIs (server/tests/integration/real_cli.rs).
+  if [ ! -x tools/agent-clis/node_modules/.bin/claude ] || [ tools/agent-clis/package.json -nt tools/agent-clis/node_modules/.package-lock.json ]; then
+    say "installing the Claude Code and Codex CLIs (tests only)"
+    (cd tools/agent-clis && npm install --no-audit --no-fund --loglevel=error)
+  fi
+  tools/agent-clis/node_modules/.bin/claude --version >/dev/null \
+    || { echo "setup: the Claude Code CLI in tools/agent-clis does not run" >&2; exit 1; }
+  tools/agent-clis/node_modules/.bin/codex --version >/dev/null \
+    || { echo "setup: the Codex CLI in tools/agent-clis does not run" >&2; exit 1; }
 fi
 say "ready"

@@ -156,7 +156,10 @@ impl StreamJsonParser {
                 Some(reason) => vec![self.fatal.raise(reason)],
                 None => vec![raw(line)],
             },
-            Flavor::Claude => vec![raw(line)],
+            Flavor::Claude => match claude_fatal_reason(line) {
+                Some(reason) => vec![self.fatal.raise(reason)],
+                None => vec![raw(line)],
+            },
         }
     }
 
@@ -262,6 +265,15 @@ fn amp_fatal_reason(line: &str) -> Option<String> {
     } else {
         None
     }
+}
+
+/// Claude Code's text errors that end the run with nothing else said (seen with the real CLI).
+fn claude_fatal_reason(line: &str) -> Option<String> {
+    line.contains("--dangerously-skip-permissions cannot be used with root").then(|| {
+        "agent_failed: Claude Code refuses to skip permission prompts as root; run the agent as a \
+         non-root user (the Docker runtime does) or set agent.env.IS_SANDBOX: \"1\""
+            .to_string()
+    })
 }
 
 /// `message.content` of a user/assistant event.
@@ -755,6 +767,19 @@ mod tests {
             claude(None).stderr_line("No API key found").as_slice(),
             [AgentOutput::Raw { .. }]
         ));
+    }
+
+    #[test]
+    fn claude_as_root_fails_with_what_to_do() {
+        // Verbatim from the real CLI 2.1.330 run as root without IS_SANDBOX.
+        let line = "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons";
+        match claude(None).stderr_line(line).as_slice() {
+            [AgentOutput::Fatal { reason }] => {
+                assert!(reason.contains("IS_SANDBOX"), "{reason}");
+                assert!(reason.contains("non-root"), "{reason}");
+            }
+            other => panic!("expected Fatal, got {other:?}"),
+        }
     }
 
     #[test]

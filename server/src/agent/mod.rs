@@ -220,6 +220,30 @@ impl Agent {
             .collect()
     }
 
+    /// The turn's own token usage from what the CLI reported and what the earlier turns of the
+    /// same thread used. Codex reports the *thread's* running total once a thread is resumed
+    /// (`exec resume` restores the counts from its rollout; seen with the real CLI), so the
+    /// earlier turns are taken off; the other CLIs report each turn on its own.
+    pub fn turn_usage(
+        &self,
+        reported: Option<TokenUsage>,
+        earlier: TokenUsage,
+    ) -> Option<TokenUsage> {
+        match self {
+            Agent::Codex { .. } => reported.map(|r| TokenUsage {
+                input_tokens: r.input_tokens.saturating_sub(earlier.input_tokens),
+                output_tokens: r.output_tokens.saturating_sub(earlier.output_tokens),
+                cache_read_tokens: r
+                    .cache_read_tokens
+                    .saturating_sub(earlier.cache_read_tokens),
+                cache_write_tokens: r
+                    .cache_write_tokens
+                    .saturating_sub(earlier.cache_write_tokens),
+            }),
+            _ => reported,
+        }
+    }
+
     /// Whether a turn needs a `Finished` from the stream to count as successful (false for
     /// Command: exit code 0 suffices). The agent CLIs can exit 0 without having finished.
     pub fn requires_final_result(&self) -> bool {
@@ -347,6 +371,35 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::parse_stdout;
     use super::*;
+
+    #[test]
+    fn codex_usage_after_a_resume_is_the_turn_not_the_thread() {
+        let usage = |i, o, r, w| TokenUsage {
+            input_tokens: i,
+            output_tokens: o,
+            cache_read_tokens: r,
+            cache_write_tokens: w,
+        };
+        let earlier = usage(3000, 200, 100, 0);
+        let reported = Some(usage(10_000, 500, 400, 0));
+        let codex = Agent::new(AgentKind::Codex, None).unwrap();
+        assert_eq!(
+            codex.turn_usage(reported, earlier),
+            Some(usage(7000, 300, 300, 0))
+        );
+        assert_eq!(
+            codex.turn_usage(Some(usage(1, 1, 0, 0)), earlier),
+            Some(usage(0, 0, 0, 0)),
+            "never negative"
+        );
+        assert_eq!(codex.turn_usage(None, earlier), None);
+        let claude = Agent::new(AgentKind::Claude, None).unwrap();
+        assert_eq!(
+            claude.turn_usage(reported, earlier),
+            reported,
+            "per turn already"
+        );
+    }
 
     fn argv(kind: AgentKind, command: Option<&str>, session: Option<&str>) -> String {
         Agent::new(kind, command)

@@ -7,7 +7,7 @@ use crate::{
     runtime::{ExecEvent, ExecSpec},
     store::RunPhase,
 };
-use app::model::{LogStream, TaskEvent};
+use app::model::{LogStream, TaskEvent, TokenUsage};
 use tokio::time::{sleep_until, Instant};
 
 /// Per-task cap on recorded output; past it, lines are counted and a marker says so.
@@ -69,6 +69,7 @@ impl TaskActor {
                     ..
                 } = final_result.unwrap_or_default();
                 self.last_summary = summary.clone();
+                let usage = self.turn_usage(usage, follow_up).await;
                 self.emit(TaskEvent::AgentTurnFinished {
                     turn,
                     ok: true,
@@ -88,6 +89,7 @@ impl TaskActor {
                 final_result,
             }) => {
                 let final_result = final_result.unwrap_or_default();
+                let usage = self.turn_usage(final_result.usage, follow_up).await;
                 self.emit(TaskEvent::AgentTurnFinished {
                     turn,
                     ok: false,
@@ -95,7 +97,7 @@ impl TaskActor {
                     summary: final_result.summary,
                     exit_code,
                     duration_ms,
-                    usage: final_result.usage,
+                    usage,
                     cost_usd: final_result.cost_usd,
                 })
                 .await;
@@ -103,6 +105,34 @@ impl TaskActor {
             }
             Err(TurnEnd::Stop(stop)) => Err(stop),
         }
+    }
+
+    /// This turn's own usage (see `Agent::turn_usage`): on a follow-up, what the thread's earlier
+    /// turns used is read back from the task's history, so it also holds across a restart.
+    async fn turn_usage(
+        &self,
+        reported: Option<TokenUsage>,
+        follow_up: bool,
+    ) -> Option<TokenUsage> {
+        let mut earlier = TokenUsage::default();
+        if follow_up {
+            let events = self
+                .deps
+                .hub
+                .store()
+                .events_after(self.task.id, 0, u32::MAX)
+                .await
+                .unwrap_or_default();
+            for event in events {
+                if let TaskEvent::AgentTurnFinished { usage: Some(u), .. } = event.event {
+                    earlier.input_tokens += u.input_tokens;
+                    earlier.output_tokens += u.output_tokens;
+                    earlier.cache_read_tokens += u.cache_read_tokens;
+                    earlier.cache_write_tokens += u.cache_write_tokens;
+                }
+            }
+        }
+        self.agent.turn_usage(reported, earlier)
     }
 
     /// Follows the exec to its end. `Ok` only for a clean finish: exit code 0 and (for agents
