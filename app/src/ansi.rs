@@ -244,8 +244,10 @@ fn escape(s: &str) -> (Token<'_>, usize) {
             .iter()
             .position(|b| !(0x20..=0x3f).contains(b))
             .unwrap_or(body.len());
+        // A private marker (`ESC [ > 4 ; 2 m`: xterm's modifyOtherKeys) is not a colour.
+        let private = body.first().is_some_and(|b| b"<=>?".contains(b));
         return match body.get(params_len) {
-            Some(b'm') => (
+            Some(b'm') if !private => (
                 Token::Sgr(&s[csi_start..csi_start + params_len]),
                 csi_start + params_len + 1,
             ),
@@ -297,37 +299,64 @@ pub fn strip(line: &str) -> String {
         .collect()
 }
 
-/// `line` as styled runs, the way a terminal would show it: a carriage return starts the line
-/// over (a progress bar's last state wins), other control characters but tab are dropped, and
-/// adjacent runs in the same style are merged.
-pub fn spans(line: &str) -> Vec<Span> {
-    let mut spans: Vec<Span> = Vec::new();
+/// `text` as styled runs, the way a terminal would show it: line breaks stay; a carriage return
+/// not followed by a line break starts its line over (a progress bar's last state wins, also
+/// when an escape such as `ESC [ K` sits between the `\r` and the new text); other control
+/// characters but tab are dropped; adjacent runs in the same style are merged.
+pub fn spans(text: &str) -> Vec<Span> {
+    let mut done: Vec<Span> = Vec::new();
+    let mut line: Vec<Span> = Vec::new();
     let mut style = Style::default();
-    for token in tokens(line) {
+    let mut carriage_return = false;
+    for token in tokens(text) {
         match token {
             Token::Sgr(params) => style.apply(params),
             Token::Other => {}
             Token::Text(text) => {
-                for (i, part) in text.split('\r').enumerate() {
-                    if i > 0 && !part.is_empty() {
-                        spans.clear();
-                    }
-                    let part: String = part
-                        .chars()
-                        .filter(|&c| !c.is_control() || c == '\t')
-                        .collect();
-                    if part.is_empty() {
-                        continue;
-                    }
-                    match spans.last_mut() {
-                        Some(last) if last.style == style => last.text.push_str(&part),
-                        _ => spans.push(Span { text: part, style }),
+                for c in text.chars() {
+                    match c {
+                        '\n' => {
+                            carriage_return = false;
+                            push_char(&mut line, c, style);
+                            append_merged(&mut done, &mut line);
+                        }
+                        '\r' => carriage_return = true,
+                        c if c.is_control() && c != '\t' => {}
+                        c => {
+                            if std::mem::take(&mut carriage_return) {
+                                line.clear();
+                            }
+                            push_char(&mut line, c, style);
+                        }
                     }
                 }
             }
         }
     }
-    spans
+    append_merged(&mut done, &mut line);
+    done
+}
+
+fn push_char(spans: &mut Vec<Span>, c: char, style: Style) {
+    match spans.last_mut() {
+        Some(last) if last.style == style => last.text.push(c),
+        _ => spans.push(Span {
+            text: c.to_string(),
+            style,
+        }),
+    }
+}
+
+/// Moves `more` onto the end of `spans`, joining the two runs where they meet if they match.
+fn append_merged(spans: &mut Vec<Span>, more: &mut Vec<Span>) {
+    let mut more = std::mem::take(more).into_iter();
+    if let (Some(last), Some(first)) = (spans.last_mut(), more.as_slice().first()) {
+        if last.style == first.style {
+            last.text.push_str(&first.text);
+            more.next();
+        }
+    }
+    spans.extend(more);
 }
 
 #[cfg(test)]
@@ -418,6 +447,31 @@ mod tests {
             vec![plain("bell backspace\ttab")]
         );
         assert_eq!(spans(""), vec![]);
+    }
+
+    #[test]
+    fn line_breaks_stay_and_a_carriage_return_only_rewrites_its_line() {
+        assert_eq!(spans("first\nsecond"), vec![plain("first\nsecond")]);
+        assert_eq!(spans("a\r\nb\r\nc"), vec![plain("a\nb\nc")]);
+        // Progress bars: `\r`, erase line, new state; the earlier line is untouched.
+        assert_eq!(
+            spans("done\n10%\r\u{1b}[2K20%\r\u{1b}[K30%"),
+            vec![plain("done\n30%")]
+        );
+        let styled = spans("\u{1b}[31mred\nstill red\u{1b}[0m\nplain");
+        assert_eq!(styled.len(), 2);
+        assert_eq!(styled[0].text, "red\nstill red");
+        assert_eq!(styled[0].style.fg, Some(Color::Indexed(1)));
+        assert_eq!(styled[1], plain("\nplain"));
+    }
+
+    #[test]
+    fn private_csi_sequences_are_not_colours() {
+        assert_eq!(spans("\u{1b}[>4;2mkeys"), vec![plain("keys")]);
+        assert_eq!(
+            strip("\u{1b}[?25lhidden cursor\u{1b}[?25h"),
+            "hidden cursor"
+        );
     }
 
     #[test]

@@ -51,7 +51,7 @@ test.describe("the CI loop, watched live", () => {
     // talking for a minute, long enough to cancel it mid-turn.
     const ESC = "\u001b";
     await list.create(
-      "octo/app",
+      "octo/scratch",
       `Work slowly\nWRITE notes.txt slow\nSTDERR ${ESC}[1;31mred alert${ESC}[0m then plain\nCHATTY 60`,
     );
     await expect(page).toHaveURL(/\/tasks\/[0-9a-f-]{36}$/);

@@ -229,19 +229,24 @@ impl Agent {
         reported: Option<TokenUsage>,
         earlier: TokenUsage,
     ) -> Option<TokenUsage> {
-        match self {
-            Agent::Codex { .. } => reported.map(|r| TokenUsage {
-                input_tokens: r.input_tokens.saturating_sub(earlier.input_tokens),
-                output_tokens: r.output_tokens.saturating_sub(earlier.output_tokens),
-                cache_read_tokens: r
-                    .cache_read_tokens
-                    .saturating_sub(earlier.cache_read_tokens),
-                cache_write_tokens: r
-                    .cache_write_tokens
-                    .saturating_sub(earlier.cache_write_tokens),
-            }),
-            _ => reported,
+        if !self.reports_thread_totals() {
+            return reported;
         }
+        reported.map(|r| TokenUsage {
+            input_tokens: r.input_tokens.saturating_sub(earlier.input_tokens),
+            output_tokens: r.output_tokens.saturating_sub(earlier.output_tokens),
+            cache_read_tokens: r
+                .cache_read_tokens
+                .saturating_sub(earlier.cache_read_tokens),
+            cache_write_tokens: r
+                .cache_write_tokens
+                .saturating_sub(earlier.cache_write_tokens),
+        })
+    }
+
+    /// Whether the CLI's usage on a resumed thread is the thread's running total (Codex).
+    pub fn reports_thread_totals(&self) -> bool {
+        matches!(self, Agent::Codex { .. })
     }
 
     /// Whether a turn needs a `Finished` from the stream to count as successful (false for

@@ -38,6 +38,23 @@ impl Store {
         rows.iter().map(envelope_from_row).collect()
     }
 
+    /// The events of one kind (`type`) of one task, oldest first.
+    pub async fn events_of_kind(
+        &self,
+        task_id: TaskId,
+        kind: &str,
+    ) -> Result<Vec<EventEnvelope>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, task_id, seq, payload, created_at FROM task_events \
+             WHERE task_id = $1 AND type = $2 ORDER BY seq",
+        )
+        .bind(task_id.to_string())
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(envelope_from_row).collect()
+    }
+
     /// Creations and status changes of all tasks with global `id > after`, oldest first, each
     /// with the task as it is now.
     pub async fn changes_after(

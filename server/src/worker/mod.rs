@@ -138,6 +138,14 @@ impl Worker {
                 tracker: TaskTracker::new(),
             }),
         };
+        // The shutdown grace counts from the signal (not from when the HTTP side has drained),
+        // so the whole stop stays within what the README tells supervisors to allow.
+        let deps = worker.inner.deps.clone();
+        tokio::spawn(async move {
+            deps.shutdown.cancelled().await;
+            tokio::time::sleep(deps.config.workers.shutdown_grace.0).await;
+            deps.abort_turns.cancel();
+        });
         recovery::recover(&worker).await;
         let scheduler = worker.clone();
         worker
@@ -177,20 +185,20 @@ impl Worker {
         let deps = &self.inner.deps;
         deps.shutdown.cancel();
         self.inner.tracker.close();
-        let grace = deps.config.workers.shutdown_grace.0;
-        if !grace.is_zero() && !self.lock_actors().is_empty() {
+        if !deps.abort_turns.is_cancelled() && !self.lock_actors().is_empty() {
             tracing::info!(
                 grace = %deps.config.workers.shutdown_grace,
                 "waiting for running agent turns to finish"
             );
         }
-        if tokio::time::timeout(grace, self.inner.tracker.wait())
-            .await
-            .is_err()
-        {
+        tokio::select! {
+            biased;
+            _ = self.inner.tracker.wait() => return,
+            _ = deps.abort_turns.cancelled() => {}
+        }
+        if !self.lock_actors().is_empty() {
             tracing::warn!("agent turns still running after the shutdown grace; stopping them");
         }
-        deps.abort_turns.cancel();
         if tokio::time::timeout(SHUTDOWN_WAIT, self.inner.tracker.wait())
             .await
             .is_err()

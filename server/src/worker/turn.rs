@@ -48,6 +48,11 @@ impl TaskActor {
         message: &str,
         follow_up: bool,
     ) -> Result<(), Stop> {
+        // The grace at shutdown is for turns already running, not for starting one (a turn that
+        // then outlasts it would fail a task that could have resumed from where it is).
+        if self.deps.shutdown.is_cancelled() {
+            return Err(Stop::Shutdown);
+        }
         self.run.phase = RunPhase::TurnRunning;
         self.run.turns = turn;
         self.save_run().await?;
@@ -57,6 +62,8 @@ impl TaskActor {
             follow_up,
         })
         .await;
+        // Resumed only when there is a thread to continue (the argv below decides the same way).
+        let resumed = follow_up && self.run.session_id.is_some();
         let started = Instant::now();
         let outcome = self.follow_turn(message, follow_up).await;
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -69,7 +76,7 @@ impl TaskActor {
                     ..
                 } = final_result.unwrap_or_default();
                 self.last_summary = summary.clone();
-                let usage = self.turn_usage(usage, follow_up).await;
+                let usage = self.turn_usage(usage, resumed).await;
                 self.emit(TaskEvent::AgentTurnFinished {
                     turn,
                     ok: true,
@@ -89,7 +96,7 @@ impl TaskActor {
                 final_result,
             }) => {
                 let final_result = final_result.unwrap_or_default();
-                let usage = self.turn_usage(final_result.usage, follow_up).await;
+                let usage = self.turn_usage(final_result.usage, resumed).await;
                 self.emit(TaskEvent::AgentTurnFinished {
                     turn,
                     ok: false,
@@ -107,29 +114,34 @@ impl TaskActor {
         }
     }
 
-    /// This turn's own usage (see `Agent::turn_usage`): on a follow-up, what the thread's earlier
-    /// turns used is read back from the task's history, so it also holds across a restart.
-    async fn turn_usage(
-        &self,
-        reported: Option<TokenUsage>,
-        follow_up: bool,
-    ) -> Option<TokenUsage> {
+    /// This turn's own usage (see `Agent::turn_usage`). For an agent that reports the thread's
+    /// running total, on a resumed thread, what the earlier turns used is read back from the
+    /// task's history (so it also holds across a restart). If that history cannot be read, no
+    /// usage is recorded rather than a wrong one.
+    async fn turn_usage(&self, reported: Option<TokenUsage>, resumed: bool) -> Option<TokenUsage> {
+        if !(resumed && self.agent.reports_thread_totals()) {
+            return reported;
+        }
+        let finished = self
+            .deps
+            .hub
+            .store()
+            .events_of_kind(self.task.id, "agent_turn_finished")
+            .await;
+        let finished = match finished {
+            Ok(events) => events,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read earlier turns; this turn's usage is not recorded");
+                return None;
+            }
+        };
         let mut earlier = TokenUsage::default();
-        if follow_up {
-            let events = self
-                .deps
-                .hub
-                .store()
-                .events_after(self.task.id, 0, u32::MAX)
-                .await
-                .unwrap_or_default();
-            for event in events {
-                if let TaskEvent::AgentTurnFinished { usage: Some(u), .. } = event.event {
-                    earlier.input_tokens += u.input_tokens;
-                    earlier.output_tokens += u.output_tokens;
-                    earlier.cache_read_tokens += u.cache_read_tokens;
-                    earlier.cache_write_tokens += u.cache_write_tokens;
-                }
+        for event in finished {
+            if let TaskEvent::AgentTurnFinished { usage: Some(u), .. } = event.event {
+                earlier.input_tokens += u.input_tokens;
+                earlier.output_tokens += u.output_tokens;
+                earlier.cache_read_tokens += u.cache_read_tokens;
+                earlier.cache_write_tokens += u.cache_write_tokens;
             }
         }
         self.agent.turn_usage(reported, earlier)

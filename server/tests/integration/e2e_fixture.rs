@@ -36,6 +36,16 @@ async fn serve_fake_github_for_e2e() {
         ],
     )
     .await;
+    // Its own repository for tests that only need a running agent, so that whatever happens to
+    // their tasks (CI, pull requests) never shows up in octo/app's numbering.
+    gh.create_repo(
+        "octo/scratch",
+        &[
+            ("README.md", "# scratch\n"),
+            (".fake-ci/jobs/test.sh", CI_SCRIPT),
+        ],
+    )
+    .await;
     let image = test_image().await;
     println!(
         "E2E_READY api={} git={} image={image}",
