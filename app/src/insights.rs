@@ -206,10 +206,7 @@ pub fn insights(events: &[EventEnvelope]) -> Insights {
                     t.duration_ms = Some(*duration_ms);
                 }
                 if let Some(u) = usage {
-                    out.total_usage.input_tokens += u.input_tokens;
-                    out.total_usage.output_tokens += u.output_tokens;
-                    out.total_usage.cache_read_tokens += u.cache_read_tokens;
-                    out.total_usage.cache_write_tokens += u.cache_write_tokens;
+                    out.total_usage += *u;
                 }
                 if let Some(c) = cost_usd {
                     out.total_cost_usd = Some(out.total_cost_usd.unwrap_or(0.0) + c);

@@ -35,6 +35,41 @@ pub struct TokenUsage {
     pub cache_write_tokens: u64,
 }
 
+impl TokenUsage {
+    /// What is left of `self` after `earlier`, field by field, never below zero.
+    pub fn saturating_sub(self, earlier: TokenUsage) -> TokenUsage {
+        TokenUsage {
+            input_tokens: self.input_tokens.saturating_sub(earlier.input_tokens),
+            output_tokens: self.output_tokens.saturating_sub(earlier.output_tokens),
+            cache_read_tokens: self
+                .cache_read_tokens
+                .saturating_sub(earlier.cache_read_tokens),
+            cache_write_tokens: self
+                .cache_write_tokens
+                .saturating_sub(earlier.cache_write_tokens),
+        }
+    }
+}
+
+impl std::ops::AddAssign for TokenUsage {
+    fn add_assign(&mut self, more: TokenUsage) {
+        self.input_tokens += more.input_tokens;
+        self.output_tokens += more.output_tokens;
+        self.cache_read_tokens += more.cache_read_tokens;
+        self.cache_write_tokens += more.cache_write_tokens;
+    }
+}
+
+impl std::iter::Sum for TokenUsage {
+    fn sum<I: Iterator<Item = TokenUsage>>(usages: I) -> TokenUsage {
+        let mut total = TokenUsage::default();
+        for usage in usages {
+            total += usage;
+        }
+        total
+    }
+}
+
 /// One check's result in a CI round.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -232,16 +232,7 @@ impl Agent {
         if !self.reports_thread_totals() {
             return reported;
         }
-        reported.map(|r| TokenUsage {
-            input_tokens: r.input_tokens.saturating_sub(earlier.input_tokens),
-            output_tokens: r.output_tokens.saturating_sub(earlier.output_tokens),
-            cache_read_tokens: r
-                .cache_read_tokens
-                .saturating_sub(earlier.cache_read_tokens),
-            cache_write_tokens: r
-                .cache_write_tokens
-                .saturating_sub(earlier.cache_write_tokens),
-        })
+        reported.map(|r| r.saturating_sub(earlier))
     }
 
     /// Whether the CLI's usage on a resumed thread is the thread's running total (Codex).

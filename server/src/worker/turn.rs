@@ -135,15 +135,13 @@ impl TaskActor {
                 return None;
             }
         };
-        let mut earlier = TokenUsage::default();
-        for event in finished {
-            if let TaskEvent::AgentTurnFinished { usage: Some(u), .. } = event.event {
-                earlier.input_tokens += u.input_tokens;
-                earlier.output_tokens += u.output_tokens;
-                earlier.cache_read_tokens += u.cache_read_tokens;
-                earlier.cache_write_tokens += u.cache_write_tokens;
-            }
-        }
+        let earlier = finished
+            .into_iter()
+            .filter_map(|event| match event.event {
+                TaskEvent::AgentTurnFinished { usage, .. } => usage,
+                _ => None,
+            })
+            .sum();
         self.agent.turn_usage(reported, earlier)
     }
 

@@ -651,51 +651,39 @@ impl Doc<'_> {
         } else {
             format!("{max} bytes")
         };
-        let mut what = Vec::new();
-        let count =
-            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        if cuts.excerpts_shortened > 0 {
-            what.push(count(
+        let counted = [
+            (
                 cuts.excerpts_shortened,
                 "excerpt shortened",
                 "excerpts shortened",
-            ));
-        }
-        if cuts.excerpts_omitted > 0 {
-            what.push(count(
-                cuts.excerpts_omitted,
-                "excerpt omitted",
-                "excerpts omitted",
-            ));
-        }
-        if cuts.annotations_trimmed > 0 {
-            what.push(count(
+            ),
+            (cuts.excerpts_omitted, "excerpt omitted", "excerpts omitted"),
+            (
                 cuts.annotations_trimmed,
                 "check's annotations trimmed",
                 "checks' annotations trimmed",
-            ));
-        }
-        if cuts.annotations_omitted > 0 {
-            what.push(count(
+            ),
+            (
                 cuts.annotations_omitted,
                 "check's annotations omitted",
                 "checks' annotations omitted",
-            ));
-        }
-        if cuts.references_omitted > 0 {
-            what.push(count(
+            ),
+            (
                 cuts.references_omitted,
                 "check's references omitted",
                 "checks' references omitted",
-            ));
-        }
-        if cuts.checks_hidden > 0 {
-            what.push(count(
+            ),
+            (
                 cuts.checks_hidden,
                 "failure not shown",
                 "failures not shown",
-            ));
-        }
+            ),
+        ];
+        let mut what: Vec<String> = counted
+            .into_iter()
+            .filter(|&(n, ..)| n > 0)
+            .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+            .collect();
         if cuts.lists_shortened {
             what.push("lists shortened".to_owned());
         }
