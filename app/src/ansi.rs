@@ -1,5 +1,5 @@
 //! ANSI escape sequences in program output. The task page shows their colours; the CI feedback
-//! builder strips them. One tokenizer serves both.
+//! builder keeps only their text ([`plain`]). One tokenizer serves both.
 //!
 //! Understood: SGR (`ESC [ … m`) resets, bold, dim, italic, underline, inverse and their resets;
 //! the 16 palette colours (30–37, 90–97, 40–47, 100–107); 256-colour (`38;5;n`) and true-colour
@@ -286,17 +286,15 @@ fn escape(s: &str) -> (Token<'_>, usize) {
     }
 }
 
-/// `line` without escape sequences (control characters other than ESC are left to the caller).
-pub fn strip(line: &str) -> String {
-    if !line.contains(['\u{1b}', '\u{9b}']) {
-        return line.to_owned();
+/// `text` as a terminal shows it, without the styles: what [`spans`] gives, as one string.
+pub fn plain(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\t' && c != '\n')
+    {
+        return text.to_owned();
     }
-    tokens(line)
-        .filter_map(|token| match token {
-            Token::Text(text) => Some(text),
-            _ => None,
-        })
-        .collect()
+    spans(text).into_iter().map(|span| span.text).collect()
 }
 
 /// `text` as styled runs, the way a terminal would show it: line breaks stay; a carriage return
@@ -363,7 +361,7 @@ fn append_merged(spans: &mut Vec<Span>, more: &mut Vec<Span>) {
 mod tests {
     use super::*;
 
-    fn plain(text: &str) -> Span {
+    fn unstyled(text: &str) -> Span {
         Span {
             text: text.into(),
             style: Style::default(),
@@ -371,17 +369,17 @@ mod tests {
     }
 
     #[test]
-    fn strip_removes_csi_osc_and_other_escapes() {
-        assert_eq!(strip("\u{1b}[36;1mcargo test\u{1b}[0m"), "cargo test");
+    fn plain_removes_csi_osc_and_other_escapes() {
+        assert_eq!(plain("\u{1b}[36;1mcargo test\u{1b}[0m"), "cargo test");
         assert_eq!(
-            strip("\u{1b}]8;;https://example.com\u{7}link\u{1b}]8;;\u{7} and \u{1b}]0;title\u{1b}\\done"),
+            plain("\u{1b}]8;;https://example.com\u{7}link\u{1b}]8;;\u{7} and \u{1b}]0;title\u{1b}\\done"),
             "link and done"
         );
-        assert_eq!(strip("a \u{1b}[31mFAILED\u{1b}(B\u{1b}[m"), "a FAILED");
-        assert_eq!(strip("\u{9b}32mgreen\u{1b}[2K\u{1b}[1G"), "green");
-        assert_eq!(strip("keypad\u{1b}=on\u{1b}"), "keypadon");
-        assert_eq!(strip("unfinished \u{1b}[31"), "unfinished ");
-        assert_eq!(strip("grüße ✕ 日本"), "grüße ✕ 日本");
+        assert_eq!(plain("a \u{1b}[31mFAILED\u{1b}(B\u{1b}[m"), "a FAILED");
+        assert_eq!(plain("\u{9b}32mgreen\u{1b}[2K\u{1b}[1G"), "green");
+        assert_eq!(plain("keypad\u{1b}=on\u{1b}"), "keypadon");
+        assert_eq!(plain("unfinished \u{1b}[31"), "unfinished ");
+        assert_eq!(plain("grüße ✕ 日本"), "grüße ✕ 日本");
     }
 
     #[test]
@@ -400,7 +398,7 @@ mod tests {
             }
         );
         assert_eq!(spans[0].style.classes(), "ansi-bold ansi-fg-10");
-        assert_eq!(spans[1], plain(" widgets "));
+        assert_eq!(spans[1], unstyled(" widgets "));
         assert_eq!(
             spans[2].style.classes(),
             "ansi-dim ansi-italic ansi-underline"
@@ -432,7 +430,7 @@ mod tests {
         assert_eq!(
             spans("Downloading 10%\rDownloading \u{1b}[32m100%\u{1b}[0m\r"),
             vec![
-                plain("Downloading "),
+                unstyled("Downloading "),
                 Span {
                     text: "100%".into(),
                     style: Style {
@@ -444,32 +442,32 @@ mod tests {
         );
         assert_eq!(
             spans("bell\u{7} back\u{8}space\ttab"),
-            vec![plain("bell backspace\ttab")]
+            vec![unstyled("bell backspace\ttab")]
         );
         assert_eq!(spans(""), vec![]);
     }
 
     #[test]
     fn line_breaks_stay_and_a_carriage_return_only_rewrites_its_line() {
-        assert_eq!(spans("first\nsecond"), vec![plain("first\nsecond")]);
-        assert_eq!(spans("a\r\nb\r\nc"), vec![plain("a\nb\nc")]);
+        assert_eq!(spans("first\nsecond"), vec![unstyled("first\nsecond")]);
+        assert_eq!(spans("a\r\nb\r\nc"), vec![unstyled("a\nb\nc")]);
         // Progress bars: `\r`, erase line, new state; the earlier line is untouched.
         assert_eq!(
             spans("done\n10%\r\u{1b}[2K20%\r\u{1b}[K30%"),
-            vec![plain("done\n30%")]
+            vec![unstyled("done\n30%")]
         );
         let styled = spans("\u{1b}[31mred\nstill red\u{1b}[0m\nplain");
         assert_eq!(styled.len(), 2);
         assert_eq!(styled[0].text, "red\nstill red");
         assert_eq!(styled[0].style.fg, Some(Color::Indexed(1)));
-        assert_eq!(styled[1], plain("\nplain"));
+        assert_eq!(styled[1], unstyled("\nplain"));
     }
 
     #[test]
     fn private_csi_sequences_are_not_colours() {
-        assert_eq!(spans("\u{1b}[>4;2mkeys"), vec![plain("keys")]);
+        assert_eq!(spans("\u{1b}[>4;2mkeys"), vec![unstyled("keys")]);
         assert_eq!(
-            strip("\u{1b}[?25lhidden cursor\u{1b}[?25h"),
+            plain("\u{1b}[?25lhidden cursor\u{1b}[?25h"),
             "hidden cursor"
         );
     }

@@ -110,7 +110,7 @@ fn TaskDetailView(detail: TaskWithEvents) -> impl IntoView {
                     use crate::search::contains_ignore_ascii_case as contains;
                     contains(e.event.kind(), needle)
                         || contains(
-                            &crate::ansi::strip(&crate::describe::describe(&e.event)),
+                            &crate::ansi::plain(&crate::describe::describe(&e.event)),
                             needle,
                         )
                 })

@@ -28,19 +28,8 @@ fn clean_line(line: &str) -> String {
     let line = line.strip_suffix('\r').unwrap_or(line);
     let line = line.trim_start_matches('\u{feff}');
     let line = strip_timestamp(line).trim_start_matches('\u{feff}');
-    let text = app::ansi::strip(line);
-    // `\r` inside a line: a terminal would show only what was written last.
-    let text = match text.rsplit('\r').find(|part| !part.is_empty()) {
-        Some(last) if text.contains('\r') => last.to_owned(),
-        _ => text.replace('\r', ""),
-    };
-    if text.chars().any(|c| c.is_control() && c != '\t') {
-        text.chars()
-            .filter(|&c| !c.is_control() || c == '\t')
-            .collect()
-    } else {
-        text
-    }
+    // Escapes out, `\r` overwrites applied, other controls dropped: what a terminal shows.
+    app::ansi::plain(line)
 }
 
 /// Removes a leading `YYYY-MM-DDTHH:MM:SS[.fraction]Z` and the one space after it.
