@@ -140,6 +140,19 @@ impl Binary {
         }
     }
 
+    async fn wait_turn_started(&self, id: &str) {
+        self.wait_until(id, "turn started", |_, ev| has(ev, "agent_turn_started"))
+            .await;
+    }
+
+    /// Until the task has succeeded or failed; returns it.
+    async fn wait_finished(&self, id: &str, what: &str) -> Value {
+        self.wait_until(id, what, |t, _| {
+            t["status"] == "succeeded" || t["status"] == "failed"
+        })
+        .await
+    }
+
     /// SIGKILL: no shutdown code runs.
     async fn kill(mut self) {
         self.child.kill().await.unwrap();
@@ -197,11 +210,7 @@ async fn sigkill_mid_turn_fails_that_task_clearly_and_the_queue_carries_on() {
     let server = Binary::start(&config, port).await;
     let running = server.create("WRITE a.txt x\nSLEEP 120").await;
     let queued = server.create("WRITE b.txt y\nSAY second").await;
-    server
-        .wait_until(&running, "turn started", |_, ev| {
-            has(ev, "agent_turn_started")
-        })
-        .await;
+    server.wait_turn_started(&running).await;
     assert_eq!(
         server.task(&queued).await["status"],
         "queued",
@@ -236,11 +245,7 @@ async fn sigkill_mid_turn_fails_that_task_clearly_and_the_queue_carries_on() {
         !container_exists(&container).await,
         "the interrupted task's container is removed"
     );
-    let second = server
-        .wait_until(&queued, "second task done", |t, _| {
-            t["status"] == "succeeded" || t["status"] == "failed"
-        })
-        .await;
+    let second = server.wait_finished(&queued, "second task done").await;
     assert_eq!(second["status"], "succeeded", "{second}");
     let branch = second["branch"].as_str().unwrap();
     assert!(git.branch_sha("octo/demo", branch).await.is_some());
@@ -264,17 +269,11 @@ async fn sigterm_lets_a_running_turn_finish_within_the_grace_and_the_task_resume
     let id = server
         .create("WRITE a.txt x\nSLEEP 3\nSAY finished in the grace")
         .await;
-    server
-        .wait_until(&id, "turn started", |_, ev| has(ev, "agent_turn_started"))
-        .await;
+    server.wait_turn_started(&id).await;
     server.terminate().await;
 
     let server = Binary::start(&config, port).await;
-    let task = server
-        .wait_until(&id, "finished after restart", |t, _| {
-            ["succeeded", "failed"].contains(&t["status"].as_str().unwrap())
-        })
-        .await;
+    let task = server.wait_finished(&id, "finished after restart").await;
     assert_eq!(
         task["status"], "succeeded",
         "the drained turn's work is kept: {task}"
@@ -300,9 +299,7 @@ async fn sigterm_stops_a_turn_that_outlasts_the_grace() {
     let (_git, config, port, _dir) = setup("workers:\n  shutdown_grace: 1s\n").await;
     let server = Binary::start(&config, port).await;
     let id = server.create("WRITE a.txt x\nSLEEP 120").await;
-    server
-        .wait_until(&id, "turn started", |_, ev| has(ev, "agent_turn_started"))
-        .await;
+    server.wait_turn_started(&id).await;
     server.terminate().await;
     let server = Binary::start(&config, port).await;
     let task = server
@@ -326,11 +323,7 @@ async fn sigkill_while_preparing_or_queued_requeues_and_finishes() {
         .await;
     server.kill().await;
     let server = Binary::start(&config, port).await;
-    let task = server
-        .wait_until(&id, "finished", |t, _| {
-            ["succeeded", "failed"].contains(&t["status"].as_str().unwrap())
-        })
-        .await;
+    let task = server.wait_finished(&id, "finished").await;
     // Preparing is redone from scratch; a kill that landed mid-turn fails it with a reason.
     if task["status"] == "failed" {
         assert!(
@@ -481,11 +474,7 @@ async fn sigkill_while_awaiting_ci_resumes_with_the_same_container_and_no_duplic
     server.kill().await;
 
     let server = Binary::start(&path, port).await;
-    let task = server
-        .wait_until(&id, "finished after restart", |t, _| {
-            ["succeeded", "failed"].contains(&t["status"].as_str().unwrap())
-        })
-        .await;
+    let task = server.wait_finished(&id, "finished after restart").await;
     assert_eq!(task["status"], "succeeded", "{task}");
     let events = server.events(&id).await;
     assert_eq!(
