@@ -654,25 +654,7 @@ async fn claude_code_resumes_its_session_on_a_follow_up() {
     assert!((total - 2.0 * first_cost).abs() < 1e-9, "{total}");
 
     assert_history_resumed(&fake, RESPONSES_PER_STEP as usize);
-    let requests = fake.model_requests();
-    assert!(
-        requests
-            .iter()
-            .all(|r| r.header("x-claude-code-session-id") == Some(session.as_str())),
-        "every request in session {session}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(workspace.join("answer.txt"))
-            .ok()
-            .as_deref(),
-        Some("42\n")
-    );
-    assert_eq!(
-        std::fs::read_to_string(workspace.join("second.txt"))
-            .ok()
-            .as_deref(),
-        Some("43\n")
-    );
+    assert_both_turns_landed(&fake, "x-claude-code-session-id", &session, &workspace);
     // The transcript --resume needs lives in the environment's home, keyed by the workspace.
     let projects = dir.path().join("home/.claude/projects");
     let transcripts: Vec<PathBuf> = walk(&projects)
@@ -769,25 +751,7 @@ async fn codex_resumes_its_thread_on_a_follow_up() {
     );
 
     assert_history_resumed(&fake, RESPONSES_PER_STEP as usize);
-    let requests = fake.model_requests();
-    assert!(
-        requests
-            .iter()
-            .all(|r| r.header("thread-id") == Some(session.as_str())),
-        "every request in thread {session}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(workspace.join("answer.txt"))
-            .ok()
-            .as_deref(),
-        Some("42\n")
-    );
-    assert_eq!(
-        std::fs::read_to_string(workspace.join("second.txt"))
-            .ok()
-            .as_deref(),
-        Some("43\n")
-    );
+    assert_both_turns_landed(&fake, "thread-id", &session, &workspace);
     // The rollout `exec resume` needs lives in CODEX_HOME.
     let rollouts: Vec<PathBuf> = walk(&codex_home.path().join("sessions"))
         .into_iter()
@@ -815,4 +779,23 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+/// Every model request of both turns carried the session in `header`, and both turns' commands
+/// wrote their file into the workspace.
+fn assert_both_turns_landed(
+    fake: &FakeModel,
+    header: &str,
+    session: &str,
+    workspace: &std::path::Path,
+) {
+    assert!(
+        fake.model_requests()
+            .iter()
+            .all(|r| r.header(header) == Some(session)),
+        "every request in session {session} ({header})"
+    );
+    let read = |name: &str| std::fs::read_to_string(workspace.join(name)).ok();
+    assert_eq!(read("answer.txt").as_deref(), Some("42\n"));
+    assert_eq!(read("second.txt").as_deref(), Some("43\n"));
 }
